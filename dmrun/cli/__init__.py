@@ -1,0 +1,183 @@
+"""The ``dmrun`` command line.
+
+Commands import heavy libraries (torch, scikit-learn, pandas, mlxtend) only while they run, so
+``dmrun --help``, ``validate`` and ``list`` start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from dmrun import __version__
+from dmrun.cli import output
+from dmrun.errors import EXIT_RUN_FAILED, EXIT_SIGTERM, DmrunError
+
+app = typer.Typer(
+    name="dmrun",
+    help="Run deep learning and data mining experiments from YAML configs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+mine_app = typer.Typer(
+    help="Mine frequent itemsets and association rules from basket data.", no_args_is_help=True
+)
+app.add_typer(mine_app, name="mine")
+
+_state = {"verbose": False}
+
+RUNS_DIR_HELP = "Folder that receives the run folder. [env: DMRUN_RUNS_DIR]"
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.stdout.print(f"dmrun {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug logs."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Run deep learning and data mining experiments from YAML configs."""
+    _state["verbose"] = verbose
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Send warnings (and with --verbose, debug logs) of dmrun's loggers to stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler.set_name("dmrun-console")
+    logger = logging.getLogger("dmrun")
+    logger.handlers = [item for item in logger.handlers if item.get_name() != "dmrun-console"]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Render ``DmrunError`` and unexpected errors once, and exit with their code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DmrunError as err:
+            output.print_error(err)
+            raise typer.Exit(err.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as err:  # noqa: BLE001 - the CLI boundary reports every failure once
+            from dmrun.runner import RunInterrupted
+
+            if isinstance(err, RunInterrupted):
+                raise
+            output.print_unexpected(err, _state["verbose"])
+            raise typer.Exit(EXIT_RUN_FAILED) from None
+
+    return wrapper
+
+
+def _runs_dir(value: Optional[Path]) -> Path:
+    return value or Path(os.environ.get("DMRUN_RUNS_DIR", "runs"))
+
+
+def _install_sigterm() -> None:
+    from dmrun.runner import RunInterrupted
+
+    def stop(signum: int, frame: Any) -> None:
+        raise RunInterrupted(EXIT_SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def execute(loaded: Any, runs_dir: Path, quiet: bool) -> None:
+    """Run a loaded config and print its summary; shared by ``train`` and ``mine``."""
+    from dmrun.runner import RunInterrupted, run_experiment
+
+    reporter = output.ConsoleReporter(quiet=quiet)
+    created: list[Any] = []
+    _install_sigterm()
+    try:
+        outcome = run_experiment(loaded, runs_dir, reporter, on_created=created.append)
+    except (KeyboardInterrupt, RunInterrupted) as err:
+        reporter.close()
+        code = err.exit_code if isinstance(err, RunInterrupted) else 130
+        output.stderr.print("[yellow]interrupted[/]" + (f"; run folder: {created[0].path}" if created else ""))
+        raise typer.Exit(code) from None
+    except DmrunError:
+        reporter.close()
+        if created:
+            output.stderr.print(f"run folder (failed): {created[0].path}")
+        raise
+    except Exception:
+        reporter.close()
+        if created:
+            output.stderr.print(f"run folder (failed): {created[0].path}")
+        raise
+    reporter.close()
+
+    result = outcome.result
+    output.print_metrics(result.metrics, title=f"{loaded.config.name}: {output.describe_config(loaded.config)}")
+    if result.table is not None:
+        header, rows = result.table
+        output.print_table(header, rows, title=f"top {len(rows)}")
+    output.stdout.print(f"run folder: {outcome.run.path}")
+
+
+@app.command()
+@handle_errors
+def train(
+    config: Path = typer.Argument(..., help="Experiment config (YAML)."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
+) -> None:
+    """Train and evaluate the model a config describes, into a new run folder."""
+    from dmrun.config.loading import load_config
+
+    loaded = load_config(config)
+    execute(loaded, _runs_dir(runs_dir), quiet)
+
+
+@app.command()
+@handle_errors
+def validate(configs: list[Path] = typer.Argument(..., help="Config files to check.")) -> None:
+    """Check configs and their dataset references without running them."""
+    from dmrun.cli.inspect import validate_configs
+
+    failures = validate_configs(configs)
+    if failures:
+        raise typer.Exit(2)
+
+
+@app.command(name="list")
+@handle_errors
+def list_command() -> None:
+    """List algorithms, built-in datasets and preprocessing steps."""
+    from dmrun.cli.inspect import print_catalogue
+
+    print_catalogue()
+
+
+from dmrun.cli import mine as _mine  # noqa: E402,F401  registers the mine commands
+
+
+def main() -> None:
+    """Entry point of the ``dmrun`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        output.stderr.print("[yellow]interrupted[/]")
+        sys.exit(130)

@@ -1,0 +1,64 @@
+"""``dmrun validate`` and ``dmrun list``: read configs and registries, run nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dmrun.cli import output
+from dmrun.errors import ConfigError, DmrunError
+
+
+def check_dataset_reference(loaded) -> None:
+    """Check that a built-in dataset exists or a data file is present, without reading it."""
+    from dmrun.data.builtin import BUILTIN_DATASETS
+
+    dataset = loaded.config.dataset
+    if dataset.name is not None and dataset.name not in BUILTIN_DATASETS:
+        from dmrun.data import load_builtin
+
+        load_builtin(dataset.name)  # raises the error with the list of names
+    if dataset.path is not None:
+        path = loaded.resolve_path(dataset.path)
+        if not path.is_file():
+            raise ConfigError(
+                f"dataset.path '{dataset.path}' not found (looked for {path})",
+                hint="paths in a config are relative to the config file's folder",
+            )
+
+
+def validate_configs(paths: list[Path]) -> int:
+    """Validate each config; print one line per valid file and every problem of the others."""
+    from dmrun.config.loading import load_config
+
+    failures = 0
+    for path in paths:
+        try:
+            loaded = load_config(path)
+            check_dataset_reference(loaded)
+        except DmrunError as err:
+            failures += 1
+            output.print_error(err)
+            continue
+        output.stdout.print(f"ok: {path} ({output.describe_config(loaded.config)})")
+    return failures
+
+
+def _print_section(title: str, entries: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in entries) + 2
+    output.stdout.print(f"{title}:")
+    for name, text in entries:
+        output.stdout.print(f"  {name.ljust(width)}{text}")
+
+
+def print_catalogue() -> None:
+    """Print algorithms, built-in datasets and preprocessing steps, one line each."""
+    from dmrun.data.builtin import BUILTIN_DATASETS
+    from dmrun.preprocess import STEPS
+    from dmrun.trainers import TRAINERS
+
+    _print_section("algorithms (model.type)", [(entry.name, entry.summary) for entry in TRAINERS.values()])
+    _print_section(
+        "built-in datasets (dataset.name)",
+        [(entry.name, f"[{entry.kind}] {entry.summary}") for entry in BUILTIN_DATASETS.values()],
+    )
+    _print_section("preprocessing steps (preprocess[].step)", list(STEPS.items()))

@@ -1,0 +1,159 @@
+"""``dmrun mine rules`` and ``dmrun mine itemsets``: rule mining without writing a config."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from dmrun.cli import _runs_dir, execute, handle_errors, mine_app, RUNS_DIR_HELP
+from dmrun.config.loading import LoadedConfig, support_hint
+from dmrun.errors import ConfigError
+
+DEFAULT_BASKETS = "adult_baskets"
+METRICS = "support, confidence, lift, leverage, conviction, zhangs_metric, jaccard, certainty, kulczynski, representativity"
+
+
+def _check_fraction(flag: str, value: float | None, low_open: bool) -> None:
+    if value is None:
+        return
+    if (value <= 0 if low_open else value < 0) or value > 1:
+        interval = "(0, 1]" if low_open else "[0, 1]"
+        hint = support_hint(value) if flag == "--support" else None
+        raise ConfigError(f"invalid value for {flag}: {value:g} is outside {interval}", hint=hint)
+
+
+def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str]) -> tuple[dict[str, Any], str]:
+    """Return the dataset section and a run-name stem for DATA: a built-in name or a basket file."""
+    from dmrun.data.builtin import BUILTIN_DATASETS
+
+    if data is None:
+        return {"name": DEFAULT_BASKETS}, DEFAULT_BASKETS
+    if not Path(data).exists() and data in BUILTIN_DATASETS:
+        return {"name": data}, data
+    path = Path(data)
+    if not path.exists():
+        raise ConfigError(
+            f"basket file not found: {data}",
+            hint=f"give a path to a basket file, or leave DATA out to use the built-in {DEFAULT_BASKETS}",
+        )
+    section: dict[str, Any] = {"path": str(path.resolve()), "format": "basket", "encoding": encoding}
+    if delimiter is not None:
+        section["delimiter"] = "\t" if delimiter in ("tab", "\\t") else delimiter
+    return section, path.stem
+
+
+def build_mining_config(
+    data: Optional[str],
+    output_kind: str,
+    support: float,
+    confidence: Optional[float],
+    metric: Optional[str],
+    min_threshold: Optional[float],
+    max_len: Optional[int],
+    algorithm: str,
+    top: int,
+    sort_by: str,
+    encoding: str,
+    delimiter: Optional[str],
+    seed: int = 0,
+) -> LoadedConfig:
+    """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
+
+    Raises:
+        ConfigError: for an out-of-range value or conflicting options, before any data is read.
+    """
+    from pydantic import ValidationError
+
+    from dmrun.config.schema import ExperimentConfig
+
+    _check_fraction("--support", support, low_open=True)
+    _check_fraction("--confidence", confidence, low_open=False)
+    if confidence is not None and metric not in (None, "confidence"):
+        raise ConfigError(
+            f"--confidence conflicts with --metric {metric}",
+            hint="use --metric confidence --min-threshold X, or --confidence X alone",
+        )
+    if confidence is not None and min_threshold is not None:
+        raise ConfigError("--confidence and --min-threshold both set the rule threshold; give one of them")
+    chosen_metric = metric or "confidence"
+    threshold = confidence if confidence is not None else min_threshold
+    if threshold is None:
+        if chosen_metric != "confidence":
+            raise ConfigError(f"--metric {chosen_metric} needs --min-threshold", hint="for lift, 1.0 keeps positive associations")
+        threshold = 0.5
+
+    dataset, stem = _dataset_section(data, encoding, delimiter)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{output_kind}-{stem}").strip("-._")[:64] or output_kind
+    model = {
+        "type": "rules",
+        "algorithm": algorithm,
+        "output": output_kind,
+        "min_support": support,
+        "metric": chosen_metric,
+        "min_threshold": threshold,
+        "max_len": max_len,
+        "top": top,
+        "sort_by": sort_by if output_kind == "rules" else "support",
+    }
+    try:
+        config = ExperimentConfig.model_validate({"name": name, "seed": seed, "dataset": dataset, "model": model})
+    except ValidationError as err:
+        problems = []
+        for error in err.errors(include_url=False):
+            key = str(error["loc"][-1]).replace("_", "-")
+            problems.append(f"--{key}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})")
+        raise ConfigError("invalid option value", details=problems) from None
+    return LoadedConfig(config=config, path=None, base_dir=Path.cwd())
+
+
+DATA_HELP = (
+    "Basket file: one transaction per line, items separated by commas or whitespace (FIMI .dat). "
+    f"A built-in dataset name is accepted too. Default: the built-in {DEFAULT_BASKETS}."
+)
+
+
+@mine_app.command()
+@handle_errors
+def rules(
+    data: Optional[str] = typer.Argument(None, help=DATA_HELP),
+    support: float = typer.Option(0.1, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1]."),
+    confidence: Optional[float] = typer.Option(None, "--confidence", "-c", help="Minimum rule confidence in [0, 1] (default 0.5)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help=f"Rule measure that --min-threshold applies to: {METRICS}."),
+    min_threshold: Optional[float] = typer.Option(None, "--min-threshold", help="Minimum value of --metric."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
+    algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori or fpgrowth."),
+    top: int = typer.Option(10, "--top", "-n", help="Rules to show; all rules are written to the run folder."),
+    sort_by: str = typer.Option("lift", "--sort-by", help=f"Measure that orders the rules: {METRICS}."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
+) -> None:
+    """Mine association rules and show the top ones."""
+    loaded = build_mining_config(
+        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter
+    )
+    execute(loaded, _runs_dir(runs_dir), quiet)
+
+
+@mine_app.command()
+@handle_errors
+def itemsets(
+    data: Optional[str] = typer.Argument(None, help=DATA_HELP),
+    support: float = typer.Option(0.1, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1]."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
+    algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori, fpgrowth, or fpmax for maximal itemsets only."),
+    top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
+    delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
+) -> None:
+    """Mine frequent itemsets and show the most frequent ones."""
+    loaded = build_mining_config(
+        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter
+    )
+    execute(loaded, _runs_dir(runs_dir), quiet)

@@ -1,0 +1,124 @@
+"""Console output: results to stdout, progress and errors to stderr.
+
+This is the only module that prints for humans. Colour and progress bars appear only on a
+terminal; ``NO_COLOR`` turns colour off (rich honours it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dmrun.config.schema import ExperimentConfig
+from dmrun.errors import ConfigError, DmrunError
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_error(error: DmrunError) -> None:
+    stderr.print(f"[bold red]error:[/] {_escape(error.message)}")
+    if isinstance(error, ConfigError):
+        for detail in error.details:
+            stderr.print(_escape(detail))
+    if error.hint:
+        stderr.print(f"[yellow]hint:[/] {_escape(error.hint)}")
+
+
+def print_unexpected(error: BaseException, verbose: bool) -> None:
+    """Report an error dmrun did not anticipate; the traceback (without locals) only with --verbose."""
+    if verbose:
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    stderr.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {_escape(str(error))}")
+    if not verbose:
+        stderr.print("[yellow]hint:[/] run again with --verbose to see the traceback")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
+    return str(value)
+
+
+SKIPPED_IN_SUMMARY = {"confusion_matrix", "feature_importances", "cluster_sizes", "warnings"}
+
+
+def print_metrics(metrics: dict[str, Any], title: str) -> None:
+    """Print the scalar metrics as a two-column table on stdout."""
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if key in SKIPPED_IN_SUMMARY or isinstance(value, (list, dict)) or value is None:
+            continue
+        table.add_row(key, format_value(value))
+    stdout.print(table)
+    for warning in metrics.get("warnings") or []:
+        stderr.print(f"[yellow]warning:[/] {_escape(str(warning))}")
+
+
+def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_escape(str(cell)) for cell in row))
+    stdout.print(table)
+
+
+def describe_config(config: ExperimentConfig) -> str:
+    dataset = config.dataset.name or config.dataset.path
+    return f"{config.model.type} on {dataset}"
+
+
+class ConsoleReporter:
+    """Render trainer progress on stderr: a progress bar on a terminal, one plain line otherwise."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.interactive = stderr.is_terminal and not os.environ.get("CI")
+        self._progress = None
+        self._task = None
+
+    def status(self, message: str) -> None:
+        if not self.quiet:
+            stderr.print(f"[dim]·[/] {_escape(message)}")
+
+    def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
+        if self.quiet:
+            return
+        shown = "  ".join(f"{key} {format_value(value)}" for key, value in values.items() if key not in ("epoch", "seconds"))
+        if not self.interactive:
+            stderr.print(f"epoch {epoch}/{epochs}  {shown}")
+            return
+        if self._progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("epoch"),
+                MofNCompleteColumn(),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=stderr,
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=epochs)
+        self._progress.update(self._task, completed=epoch, description=shown)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

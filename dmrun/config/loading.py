@@ -1,0 +1,271 @@
+"""Load a config file into an ``ExperimentConfig``, reporting every problem with its position."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dmrun.config.schema import ExperimentConfig
+from dmrun.config.yaml_source import YamlDocument, _caret, dotted_path, parse_yaml
+from dmrun.errors import ConfigError
+
+MAX_CONFIG_BYTES = 1_000_000
+
+# Top-level keys that users bring from other experiment tools, and where dmrun keeps them.
+KEYS_FROM_OTHER_TOOLS = {
+    "experiment": "name",
+    "experiment_name": "name",
+    "random_state": "seed",
+    "data": "dataset",
+    "preprocessing": "preprocess",
+    "algorithm": "model",
+    "trainer": "train",
+    "training": "train",
+    "optimizer": "train.optimizer",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+}
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config and where it came from."""
+
+    config: ExperimentConfig
+    path: Path | None
+    base_dir: Path
+
+    def resolve_path(self, relative: str) -> Path:
+        """Resolve a path from the config relative to the config file's folder."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read, parse and validate one config file.
+
+    Raises:
+        ConfigError: when the file is missing or unreadable, or the YAML or any value is invalid.
+            All validation problems of the file are listed in ``details``.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    document = parse_yaml(text, str(path))
+    data = document.data
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the config must be a mapping of sections (name, dataset, model, ...), "
+            f"got {type(data).__name__}"
+        )
+    if "name" not in data:
+        data = {"name": default_name(path), **data}
+    config = validate_data(data, document)
+    return LoadedConfig(config=config, path=path, base_dir=path.resolve().parent)
+
+
+def default_name(path: Path) -> str:
+    """Derive a valid run name from a config file name."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-._")
+    return (name or "experiment")[:64]
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}", hint="check the path; it is relative to the current folder")
+    if path.is_dir():
+        raise ConfigError(f"config path is a folder, not a file: {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: config file is {len(raw)} bytes; the limit is {MAX_CONFIG_BYTES}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: config is not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            hint="save the config file as UTF-8",
+        ) from None
+
+
+def validate_data(data: dict[str, Any], document: YamlDocument) -> ExperimentConfig:
+    """Validate parsed data against the schema, rendering every error with its position."""
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        rendered = [_render_error(error, data, document) for error in err.errors(include_url=False)]
+        details = [text for _, text in sorted(rendered, key=lambda item: item[0])]
+        count = len(details)
+        noun = "problem" if count == 1 else "problems"
+        raise ConfigError(f"{document.filename}: invalid config ({count} {noun})", details=details) from None
+
+
+# --- error rendering -------------------------------------------------------------------------
+
+
+def _render_error(
+    error: dict[str, Any], data: dict[str, Any], document: YamlDocument
+) -> tuple[tuple[int, int], str]:
+    """Render one pydantic error; return its (line, column) for sorting and the text."""
+    path, node = _data_path(error["loc"], data)
+    kind = error["type"]
+    message, hint = _describe(error, path, node, data)
+    position = document.position(path)
+    if kind == "missing":
+        position = document.positions.get(path[:-1]) if len(path) > 1 else None
+    location = document.filename
+    caret = ""
+    if position is not None:
+        location += f":{position[0]}:{position[1]}"
+        caret = "\n" + _caret(document.line_text(position[0]), position[1])
+    dotted = dotted_path(path)
+    text = f"{location}: {dotted + ': ' if dotted else ''}{message}{caret}"
+    if hint:
+        text += f"\n    hint: {hint}"
+    return position or (0, 0), text
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], Any]:
+    """Map a pydantic error location onto the user's data, dropping union tags.
+
+    Pydantic puts the discriminator value into the location of errors inside a tagged union
+    (``('model', 'cnn', 'channels')``); the user wrote ``model.channels``.
+    """
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                path.append(part)
+                node = node[part]
+                continue
+            if part in (node.get("type"), node.get("step")):
+                continue
+            if isinstance(part, str) and part.startswith(("function-", "tagged-union")):
+                continue
+            path.append(part)
+            node = None
+            continue
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+            continue
+        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue
+        path.append(part)
+        node = None
+    return tuple(path), node
+
+
+def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dict[str, Any]) -> tuple[str, str | None]:
+    kind = error["type"]
+    context = error.get("ctx", {})
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(path[:-1], data)
+        key = str(path[-1])
+        if len(path) == 1 and key in KEYS_FROM_OTHER_TOOLS:
+            return f"unknown key '{key}'", f"dmrun calls this `{KEYS_FROM_OTHER_TOOLS[key]}`"
+        return f"unknown key '{key}'", _suggest(key, allowed, "valid keys")
+    if kind == "missing":
+        return f"missing required key '{path[-1]}'", None
+    if kind in ("union_tag_invalid", "literal_error"):
+        expected = re.findall(r"'([^']*)'", context.get("expected_tags") or context.get("expected", ""))
+        shown = context.get("tag", given)
+        hint = _suggest(str(shown), expected, "expected one of")
+        return f"invalid value {_show(shown)}", hint
+    if kind == "union_tag_not_found":
+        discriminator = context.get("discriminator", "").strip("'")
+        return f"missing required key '{discriminator}'", None
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, "), None
+    message = str(error["msg"]).replace("Input should", "should")
+    hint = support_hint(given) if path and path[-1] == "min_support" else None
+    if kind == "bool_type" and isinstance(given, str):
+        hint = "write true or false (YAML 1.2 reads yes, no, on and off as text)"
+    return f"invalid value {_show(given)}: {message}", hint
+
+
+def support_hint(value: Any) -> str | None:
+    """Explain a support value given as a count or a percentage."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 1:
+        return None
+    if float(value).is_integer() and value <= 100:
+        return (
+            f"support is a fraction of transactions in (0, 1]; if {value:g} is a percentage, "
+            f"use {value / 100:g}; if it is a count of transactions, divide it by the number of transactions"
+        )
+    return "support is a fraction of transactions in (0, 1]; divide a count by the number of transactions"
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _suggest(given: str, options: list[str], label: str) -> str | None:
+    if not options:
+        return None
+    close = difflib.get_close_matches(given, options, n=1, cutoff=0.6)
+    listing = ", ".join(options)
+    if close:
+        return f"did you mean '{close[0]}'? ({label}: {listing})"
+    return f"{label}: {listing}"
+
+
+def _allowed_keys(path: tuple[Any, ...], data: dict[str, Any]) -> list[str]:
+    """List the field names valid at ``path``, following tagged unions through the data."""
+    model: Any = ExperimentConfig
+    node: Any = data
+    for part in path:
+        model = _unwrap(model, node)
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = model.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+    model = _unwrap(model, node)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, node: Any) -> Any:
+    """Strip Optional, Annotated, list and tagged unions down to one model class."""
+    for _ in range(8):
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (list, tuple):
+            annotation = typing.get_args(annotation)[0]
+        elif origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+            members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            annotation = _pick_member(members, node)
+        else:
+            return annotation
+    return annotation
+
+
+def _pick_member(members: list[Any], node: Any) -> Any:
+    if len(members) == 1:
+        return members[0]
+    tag = None
+    if isinstance(node, dict):
+        tag = node.get("type", node.get("step"))
+    for member in members:
+        if not (isinstance(member, type) and issubclass(member, BaseModel)):
+            continue
+        for field_name in ("type", "step"):
+            field = member.model_fields.get(field_name)
+            if field is not None and tag in typing.get_args(field.annotation):
+                return member
+    return members[0]

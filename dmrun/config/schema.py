@@ -1,0 +1,299 @@
+"""Pydantic models of the experiment config.
+
+The models are the single source of truth: ranges and choices are field constraints and every
+field has a description, so error messages, ``dmrun list`` and the config reference all read
+from here. Every model forbids unknown keys and runs in strict mode, so ``"5"`` is not an int.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "?"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+# --- dataset -------------------------------------------------------------------------------
+
+
+class SplitConfig(StrictModel):
+    test_size: float = Field(0.2, gt=0, lt=1, description="Fraction of rows held out for the final test metrics.")
+    val_size: float = Field(
+        0.1, ge=0, lt=1, description="Fraction of rows used for validation during training (0 disables it)."
+    )
+    stratify: bool = Field(True, description="Keep class proportions equal across splits (classification only).")
+    shuffle: bool = Field(True, description="Shuffle rows before splitting; forecasting never shuffles.")
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> SplitConfig:
+        if self.test_size + self.val_size >= 1:
+            raise ValueError(
+                f"test_size + val_size must be below 1 so rows remain for training, "
+                f"got {self.test_size} + {self.val_size}"
+            )
+        return self
+
+
+class DatasetConfig(StrictModel):
+    name: str | None = Field(None, description="Built-in dataset name (see `dmrun list`). Give `name` or `path`.")
+    path: str | None = Field(
+        None, description="Data file, relative to the config file's folder. Give `name` or `path`."
+    )
+    format: Literal["auto", "csv", "tsv", "basket"] = Field(
+        "auto",
+        description="File format: csv/tsv tables or `basket` (one transaction per line). "
+        "`auto` infers it from the file name (.dat and .basket are baskets).",
+    )
+    target: str | None = Field(None, description="Target column: the label, regression value or series to forecast.")
+    task: Literal["auto", "classification", "regression", "forecasting"] = Field(
+        "auto",
+        description="What the target means. `auto` picks classification for text, bool or few-valued integer "
+        "targets and regression otherwise; forecasting must be set explicitly.",
+    )
+    encoding: str = Field(
+        "utf-8", description="Text encoding of the file, such as utf-8 or gbk. A UTF-8 byte-order mark is removed."
+    )
+    delimiter: str | None = Field(
+        None, description="Field delimiter; detected from the first lines when not set (`,` `;` tab `|`)."
+    )
+    missing_values: list[str] = Field(
+        default_factory=lambda: list(MISSING_MARKERS),
+        description="Cell values read as missing, in addition to empty cells.",
+    )
+    drop_columns: list[str] = Field(
+        default_factory=list, description="Columns removed right after reading, such as row ids."
+    )
+    split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split into train, validation and test.")
+
+    @model_validator(mode="after")
+    def _check_source(self) -> DatasetConfig:
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give exactly one of `name` (a built-in dataset) or `path` (a data file)")
+        return self
+
+
+# --- preprocessing ---------------------------------------------------------------------------
+
+
+class ImputeStep(StrictModel):
+    step: Literal["impute"]
+    strategy: Literal["mean", "median", "most_frequent", "constant"] = Field(
+        "mean", description="How missing values are filled; mean and median apply to numeric columns only."
+    )
+    fill_value: float | str | None = Field(None, description="Value used by the `constant` strategy.")
+    columns: list[str] | None = Field(
+        None, description="Columns to impute; default: every column the strategy applies to."
+    )
+
+
+class ScaleStep(StrictModel):
+    step: Literal["scale"]
+    method: Literal["standard", "minmax", "robust"] = Field("standard", description="Scaler to fit on the training split.")
+    columns: list[str] | None = Field(None, description="Columns to scale; default: every numeric column.")
+
+
+class OneHotStep(StrictModel):
+    step: Literal["onehot"]
+    columns: list[str] | None = Field(None, description="Columns to encode; default: every non-numeric column.")
+    drop_first: bool = Field(False, description="Drop the first category of each column.")
+
+
+class DropStep(StrictModel):
+    step: Literal["drop"]
+    columns: list[str] = Field(..., min_length=1, description="Feature columns to remove.")
+
+
+class SelectStep(StrictModel):
+    step: Literal["select"]
+    columns: list[str] = Field(..., min_length=1, description="Feature columns to keep; all others are removed.")
+
+
+PreprocessStep = Annotated[
+    Union[ImputeStep, ScaleStep, OneHotStep, DropStep, SelectStep], Field(discriminator="step")
+]
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+class MLPConfig(StrictModel):
+    type: Literal["mlp", "nn"]
+    hidden_sizes: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [128, 64], description="Units of each hidden layer, input side first."
+    )
+    activation: Literal["relu", "tanh", "gelu"] = Field("relu", description="Activation after each hidden layer.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout probability after each hidden layer.")
+
+
+class CNNConfig(StrictModel):
+    type: Literal["cnn"]
+    input_shape: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = (
+        Field(
+            None,
+            description="Image shape as [channels, height, width]; each row's features are read in that order. "
+            "Built-in image datasets set it.",
+        )
+    )
+    channels: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [32, 64], description="Output channels of each convolution block."
+    )
+    kernel_size: int = Field(3, ge=1, le=15, description="Convolution kernel size in pixels.")
+    hidden_size: int = Field(128, ge=1, description="Units of the dense layer before the output.")
+    dropout: float = Field(0.25, ge=0, lt=1, description="Dropout probability before the dense layers.")
+
+
+class RNNConfig(StrictModel):
+    type: Literal["rnn"]
+    cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="Recurrent cell.")
+    hidden_size: int = Field(64, ge=1, description="Units of the recurrent state.")
+    num_layers: int = Field(1, ge=1, le=8, description="Stacked recurrent layers.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between stacked layers.")
+    bidirectional: bool = Field(False, description="Read sequences in both directions (classification and regression).")
+    window: int = Field(12, ge=1, description="Forecasting: past values used to predict the next one.")
+    sequence_shape: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        description="Classification and regression: each row's features read as [steps, features per step]. "
+        "Built-in image datasets set it (one image row per step).",
+    )
+
+
+class KMeansConfig(StrictModel):
+    type: Literal["kmeans"]
+    n_clusters: int = Field(8, ge=1, description="Number of clusters.")
+    init: Literal["k-means++", "random"] = Field("k-means++", description="Initialisation method.")
+    n_init: int = Field(10, ge=1, description="Runs with different centroid seeds; the best one is kept.")
+    max_iter: int = Field(300, ge=1, description="Maximum iterations of one run.")
+    tol: float = Field(1e-4, ge=0, description="Relative tolerance on the centre shift that declares convergence.")
+
+
+class TreeConfig(StrictModel):
+    type: Literal["tree"]
+    criterion: Literal["auto", "gini", "entropy", "log_loss", "squared_error", "absolute_error", "friedman_mse"] = (
+        Field("auto", description="Split quality measure; `auto` is gini for classification, squared_error for regression.")
+    )
+    max_depth: int | None = Field(None, ge=1, description="Maximum depth; unlimited when not set.")
+    min_samples_split: int = Field(2, ge=2, description="Minimum rows in a node to split it.")
+    min_samples_leaf: int = Field(1, ge=1, description="Minimum rows in each leaf.")
+    max_leaf_nodes: int | None = Field(None, ge=2, description="Maximum number of leaves; unlimited when not set.")
+    ccp_alpha: float = Field(0.0, ge=0, description="Cost-complexity pruning strength.")
+    class_weight: Literal["balanced"] | None = Field(None, description="`balanced` weights classes by inverse frequency.")
+
+
+RuleMetric = Literal[
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
+    "zhangs_metric",
+    "jaccard",
+    "certainty",
+    "kulczynski",
+    "representativity",
+]
+
+
+class RulesConfig(StrictModel):
+    type: Literal["rules"]
+    algorithm: Literal["apriori", "fpgrowth", "fpmax"] = Field(
+        "fpgrowth",
+        description="Frequent itemset algorithm (mlxtend). fpmax finds maximal itemsets only, so it needs "
+        "`output: itemsets`.",
+    )
+    output: Literal["rules", "itemsets"] = Field(
+        "rules", description="`rules` mines itemsets and then rules; `itemsets` stops after the itemsets."
+    )
+    min_support: float = Field(
+        0.1, gt=0, le=1, description="Minimum support as a fraction of transactions, in (0, 1]."
+    )
+    metric: RuleMetric = Field("confidence", description="Rule measure that `min_threshold` applies to.")
+    min_threshold: float = Field(0.5, description="Minimum value of `metric` for a rule to be kept.")
+    max_len: int | None = Field(None, ge=1, description="Maximum items in an itemset; unlimited when not set.")
+    top: int = Field(10, ge=0, description="Rules shown in the summary, best first by `sort_by`.")
+    sort_by: RuleMetric = Field("lift", description="Measure that orders the rules in the files and the summary.")
+    max_itemsets: int = Field(
+        5_000_000,
+        ge=1,
+        description="Mining is rejected before it starts when a lower bound on the itemset count exceeds this.",
+    )
+
+    @model_validator(mode="after")
+    def _check_algorithm(self) -> RulesConfig:
+        if self.algorithm == "fpmax" and self.output == "rules":
+            raise ValueError(
+                "algorithm 'fpmax' finds maximal itemsets only, and rules need the support of every subset; "
+                "use fpgrowth or apriori for rules, or set output: itemsets"
+            )
+        return self
+
+
+ModelConfig = Annotated[
+    Union[MLPConfig, CNNConfig, RNNConfig, KMeansConfig, TreeConfig, RulesConfig], Field(discriminator="type")
+]
+
+TORCH_MODELS = ("mlp", "nn", "cnn", "rnn")
+
+
+# --- training (torch models) -----------------------------------------------------------------
+
+
+class OptimizerConfig(StrictModel):
+    name: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum; ignored by adam and adamw.")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (decoupled for adamw).")
+    eps: float = Field(1e-8, gt=0, description="Term added to the denominator by adam and adamw.")
+
+
+class EarlyStoppingConfig(StrictModel):
+    metric: Literal["val_loss", "val_accuracy", "val_f1_macro", "val_rmse", "val_mae"] = Field(
+        "val_loss", description="Validation metric to watch."
+    )
+    patience: int = Field(5, ge=1, description="Epochs without improvement before training stops.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+
+
+class TrainConfig(StrictModel):
+    epochs: int = Field(10, ge=1, description="Passes over the training split.")
+    batch_size: int = Field(64, ge=1, description="Rows per optimisation step.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer settings.")
+    loss: Literal["auto", "cross_entropy", "mse"] = Field(
+        "auto", description="`auto` is cross_entropy for classification and mse otherwise."
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None, description="Stop when a validation metric stops improving; the best epoch's weights are kept."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto` uses CUDA when available.")
+
+
+# --- whole config ----------------------------------------------------------------------------
+
+
+class ExperimentConfig(StrictModel):
+    name: str = Field(
+        "experiment",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`.",
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed for Python, NumPy, torch and scikit-learn.")
+    dataset: DatasetConfig = Field(..., description="Where the data comes from and how it is split.")
+    preprocess: list[PreprocessStep] = Field(
+        default_factory=list, description="Steps applied in order, fitted on the training split only."
+    )
+    model: ModelConfig = Field(..., description="Algorithm and its hyperparameters; `type` selects the algorithm.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop of mlp, cnn and rnn.")
+
+    @model_validator(mode="after")
+    def _check_sections(self) -> ExperimentConfig:
+        if "train" in self.model_fields_set and self.model.type not in TORCH_MODELS:
+            raise ValueError(f"the `train` section applies to mlp, cnn and rnn models, not to `{self.model.type}`")
+        if self.model.type == "rules" and self.preprocess:
+            raise ValueError("rules mine transactions directly; remove the `preprocess` steps")
+        return self

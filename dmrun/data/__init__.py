@@ -1,0 +1,67 @@
+"""Dataset loading: built-in datasets and file readers."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from dmrun.config.schema import DatasetConfig
+from dmrun.data.builtin import BUILTIN_DATASETS
+from dmrun.data.types import Baskets, Table
+from dmrun.errors import ConfigError
+
+BASKET_SUFFIXES = (".dat", ".basket", ".baskets")
+
+
+def load_dataset(config: DatasetConfig, base_dir: Path) -> Table | Baskets:
+    """Load the dataset a config names, from the built-in table or from a file.
+
+    Raises:
+        ConfigError: for an unknown built-in name or a missing file.
+        DataError: for a file that cannot be read or parsed.
+    """
+    if config.name is not None:
+        return load_builtin(config.name)
+    path = Path(config.path).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    return read_file(path, config)
+
+
+def load_builtin(name: str) -> Table | Baskets:
+    entry = BUILTIN_DATASETS.get(name)
+    if entry is None:
+        names = sorted(BUILTIN_DATASETS)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = (f"did you mean '{close[0]}'? " if close else "") + "built-in datasets: " + ", ".join(names)
+        raise ConfigError(f"dataset.name: unknown built-in dataset '{name}'", hint=hint)
+    return entry.loader()
+
+
+def file_format(path: Path, config: DatasetConfig) -> str:
+    """Return the configured format, or infer it from the file name."""
+    if config.format != "auto":
+        return config.format
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(BASKET_SUFFIXES):
+        return "basket"
+    if name.endswith((".tsv", ".tab")):
+        return "tsv"
+    return "csv"
+
+
+def read_file(path: Path, config: DatasetConfig) -> Table | Baskets:
+    from dmrun.data import readers
+
+    if not path.exists():
+        raise ConfigError(
+            f"dataset.path '{config.path}' not found (looked for {path})",
+            hint="paths in a config are relative to the config file's folder",
+        )
+    if path.is_dir():
+        raise ConfigError(f"dataset.path '{config.path}' is a folder, not a file")
+    kind = file_format(path, config)
+    if kind == "basket":
+        return readers.read_baskets(path, encoding=config.encoding, delimiter=config.delimiter)
+    delimiter = "\t" if kind == "tsv" and config.delimiter is None else config.delimiter
+    return readers.read_table(path, config, delimiter)

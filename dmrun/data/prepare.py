@@ -1,0 +1,302 @@
+"""Turn a loaded table into the arrays a trainer needs: split, encode labels, preprocess.
+
+Preprocessing is fitted on the training split only and then applied to the validation and
+test splits, so no statistic of held-out rows leaks into training.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from dmrun.config.schema import ExperimentConfig
+from dmrun.data.types import Table
+from dmrun.errors import ConfigError, DataError
+from dmrun.preprocess import FittedPreprocessing, fit_preprocessing
+
+logger = logging.getLogger(__name__)
+
+# An integer target with at most this many distinct values is read as class labels.
+MAX_INFERRED_CLASSES = 20
+
+
+@dataclass
+class SupervisedData:
+    """Train, validation and test arrays for classification or regression."""
+
+    task: str
+    X_train: Any
+    y_train: Any
+    X_val: Any
+    y_val: Any
+    X_test: Any
+    y_test: Any
+    feature_names: list[str]
+    classes: list[Any] | None
+    preprocessing: FittedPreprocessing
+    meta: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClusteringData:
+    """All rows for clustering, with the true labels when the dataset has a target."""
+
+    X: Any
+    labels: Any | None
+    feature_names: list[str]
+    classes: list[Any] | None
+    preprocessing: FittedPreprocessing
+    meta: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SeriesData:
+    """One numeric series split in time order into train, validation and test parts."""
+
+    train: Any
+    val: Any
+    test: Any
+    name: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def infer_task(series, declared: str | None) -> str:
+    import pandas as pd
+
+    if declared and declared != "auto":
+        return declared
+    values = series.dropna()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "classification"
+    integral = bool((values == values.round()).all())
+    if integral and values.nunique() <= MAX_INFERRED_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _require_target(table: Table, config: ExperimentConfig) -> str:
+    target = config.dataset.target or table.target
+    columns = [str(column) for column in table.frame.columns]
+    if target is None:
+        raise ConfigError(
+            f"dataset.target is required for model type '{config.model.type}'",
+            hint="name the column to predict, for example `target: label`; columns: " + ", ".join(columns),
+        )
+    if target not in columns:
+        close = difflib.get_close_matches(target, columns, n=1)
+        hint = (f"did you mean '{close[0]}'? " if close else "") + "columns: " + ", ".join(columns)
+        raise DataError(f"dataset.target: column '{target}' not found in {table.source}", hint=hint)
+    return target
+
+
+def describe_columns(frame) -> list[dict[str, Any]]:
+    return [
+        {"name": str(column), "dtype": str(frame[column].dtype), "missing": int(frame[column].isna().sum())}
+        for column in frame.columns
+    ]
+
+
+def _base_summary(table: Table) -> dict[str, Any]:
+    frame = table.frame
+    summary = {
+        "source": table.source,
+        "rows": int(len(frame)),
+        "columns": describe_columns(frame),
+        "rows_dropped": {},
+        "warnings": [],
+    }
+    for key in ("fingerprint", "delimiter", "encoding"):
+        if key in table.meta:
+            summary[key] = table.meta[key]
+    return summary
+
+
+def encode_labels(values) -> tuple[Any, list[Any]]:
+    """Encode class labels to 0..K-1; return the codes and the original label of each code."""
+    import numpy as np
+
+    raw = values.to_numpy()
+    try:
+        classes, codes = np.unique(raw, return_inverse=True)
+    except TypeError:  # mixed types cannot be ordered; compare them as text
+        classes, codes = np.unique(raw.astype(str), return_inverse=True)
+    return codes.astype(np.int64), [value.item() if hasattr(value, "item") else value for value in classes]
+
+
+def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[str, Any]):
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    split = config.dataset.split
+    indices = np.arange(n_rows)
+    stratify = labels if (labels is not None and split.stratify and split.shuffle) else None
+    if stratify is not None and np.bincount(stratify).min() < 2:
+        summary["warnings"].append("a class has fewer than 2 rows, so the split is not stratified")
+        stratify = None
+
+    def cut(pool, size, strat):
+        try:
+            return train_test_split(
+                pool, test_size=size, random_state=config.seed, shuffle=split.shuffle, stratify=strat
+            )
+        except ValueError as err:
+            if strat is None:
+                raise DataError(f"cannot split {len(pool)} rows: {err}") from None
+            summary["warnings"].append(f"stratified split failed ({err}); rows were split without stratifying")
+            return train_test_split(pool, test_size=size, random_state=config.seed, shuffle=split.shuffle)
+
+    rest, test = cut(indices, split.test_size, stratify)
+    val = np.array([], dtype=int)
+    if split.val_size > 0:
+        relative = split.val_size / (1 - split.test_size)
+        rest_strat = stratify[rest] if stratify is not None else None
+        rest, val = cut(rest, relative, rest_strat)
+    if len(rest) == 0 or len(test) == 0:
+        raise DataError(f"dataset has {n_rows} rows, too few to split into train and test")
+    return rest, val, test
+
+
+def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData:
+    """Split a table, encode class labels and fit preprocessing on the training rows.
+
+    Raises:
+        ConfigError: when no target is configured.
+        DataError: for a missing target column, too few rows or features that are not model-ready.
+    """
+    target = _require_target(table, config)
+    summary = _base_summary(table)
+    frame = table.frame
+    missing_target = frame[target].isna()
+    if missing_target.any():
+        summary["rows_dropped"]["missing target"] = int(missing_target.sum())
+        frame = frame.loc[~missing_target]
+    if len(frame) < 3:
+        raise DataError(f"dataset has {len(frame)} rows with a target; at least 3 are needed to train and test")
+    task = infer_task(frame[target], config.dataset.task if config.dataset.task != "auto" else table.task)
+    if task == "forecasting":
+        raise ConfigError(
+            "dataset.task 'forecasting' needs model type 'rnn'",
+            hint="use `model: {type: rnn}` or set dataset.task to classification or regression",
+        )
+
+    features = frame.drop(columns=[target])
+    classes = None
+    if task == "classification":
+        labels, classes = encode_labels(frame[target])
+        summary["label_mapping"] = {str(index): label for index, label in enumerate(classes)}
+        counts = {str(label): int((labels == index).sum()) for index, label in enumerate(classes)}
+        summary["class_balance"] = counts
+        if len(classes) < 2:
+            raise DataError(f"target '{target}' has a single class ({classes[0]!r}); classification needs two or more")
+    else:
+        import pandas as pd
+
+        numeric = pd.to_numeric(frame[target], errors="coerce")
+        if numeric.isna().any():
+            bad = frame[target][numeric.isna()].iloc[0]
+            raise DataError(
+                f"target '{target}' has non-numeric value {bad!r}, so it cannot be a regression target",
+                hint="set dataset.task: classification if the values are classes",
+            )
+        labels = numeric.to_numpy(dtype="float32")
+
+    train, val, test = _split_indices(len(frame), labels if task == "classification" else None, config, summary)
+    preprocessing = fit_preprocessing(config.preprocess, features.iloc[train])
+    summary.update(
+        target=target,
+        task=task,
+        features=preprocessing.output_columns,
+        split={"train": len(train), "validation": len(val), "test": len(test)},
+    )
+    for message in summary["warnings"]:
+        logger.warning("%s", message)
+    return SupervisedData(
+        task=task,
+        X_train=preprocessing.transform(features.iloc[train]),
+        y_train=labels[train],
+        X_val=preprocessing.transform(features.iloc[val]),
+        y_val=labels[val],
+        X_test=preprocessing.transform(features.iloc[test]),
+        y_test=labels[test],
+        feature_names=preprocessing.output_columns,
+        classes=classes,
+        preprocessing=preprocessing,
+        meta=dict(table.meta),
+        summary=summary,
+    )
+
+
+def prepare_clustering(table: Table, config: ExperimentConfig) -> ClusteringData:
+    """Fit preprocessing on every row; keep the target, if any, aside as true labels."""
+    summary = _base_summary(table)
+    frame = table.frame
+    target = config.dataset.target or table.target
+    labels = classes = None
+    if target is not None:
+        if target not in frame.columns:
+            _require_target(table, config)
+        features = frame.drop(columns=[target])
+        known = frame[target].notna()
+        labels_series = frame[target]
+        if known.all():
+            labels, classes = encode_labels(labels_series)
+            summary["label_mapping"] = {str(index): label for index, label in enumerate(classes)}
+        else:
+            summary["warnings"].append(f"target '{target}' has missing values, so ARI and NMI are not computed")
+    else:
+        features = frame
+    preprocessing = fit_preprocessing(config.preprocess, features)
+    summary.update(target=target, task="clustering", features=preprocessing.output_columns, split={"train": len(frame)})
+    return ClusteringData(
+        X=preprocessing.transform(features),
+        labels=labels,
+        feature_names=preprocessing.output_columns,
+        classes=classes,
+        preprocessing=preprocessing,
+        meta=dict(table.meta),
+        summary=summary,
+    )
+
+
+def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
+    """Cut the target column, in file order, into train, validation and test parts."""
+    import numpy as np
+    import pandas as pd
+
+    target = _require_target(table, config)
+    summary = _base_summary(table)
+    values = pd.to_numeric(table.frame[target], errors="coerce")
+    if values.isna().any():
+        position = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(
+            f"series '{target}' has a missing or non-numeric value at row {position + 1}",
+            hint="forecasting needs a complete numeric series; fill or remove the gap in the file",
+        )
+    series = values.to_numpy(dtype=np.float32)
+    split = config.dataset.split
+    n_test = max(1, int(round(len(series) * split.test_size)))
+    n_val = int(round(len(series) * split.val_size))
+    n_train = len(series) - n_test - n_val
+    window = getattr(config.model, "window", 1)
+    if n_train <= window:
+        raise DataError(
+            f"series '{target}' has {len(series)} values; the training part ({n_train}) must be longer "
+            f"than model.window ({window})",
+            hint="lower model.window or dataset.split.test_size",
+        )
+    summary.update(
+        target=target,
+        task="forecasting",
+        split={"train": n_train, "validation": n_val, "test": n_test, "order": "time (no shuffling)"},
+    )
+    return SeriesData(
+        train=series[:n_train],
+        val=series[n_train : n_train + n_val],
+        test=series[n_train + n_val :],
+        name=target,
+        summary=summary,
+    )

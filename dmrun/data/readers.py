@@ -1,0 +1,207 @@
+"""File readers for tables (CSV, TSV) and basket files.
+
+Every file is decoded with an explicit encoding, never the OS locale. A UTF-8 byte-order mark
+is removed, and a decoding failure is an error that names the byte offset; there is no silent
+fallback to another encoding.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import logging
+import re
+from pathlib import Path
+
+from dmrun.config.schema import DatasetConfig
+from dmrun.data.types import Baskets, Table
+from dmrun.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+DELIMITER_CANDIDATES = ",;\t|"
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+    if path.name.lower().endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise DataError(f"{path} is not a valid gzip file: {err}") from None
+    return raw
+
+
+def decode(raw: bytes, encoding: str, path: Path) -> str:
+    """Decode file bytes, dropping a UTF-8 byte-order mark and normalising line endings."""
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(
+            f"dataset.encoding: unknown encoding '{encoding}'",
+            hint="use a Python codec name such as utf-8, gbk, gb18030, latin-1 or cp1252",
+        ) from None
+    if codec.name == "utf-8":
+        encoding = "utf-8-sig"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        hint = "set dataset.encoding to the file's encoding"
+        if codec.name == "utf-8":
+            hint = (
+                "files saved by Excel on Chinese Windows are often GBK: set dataset.encoding: gbk; "
+                "other common choices are cp1252 and latin-1"
+            )
+        raise DataError(
+            f"{path.name} is not {codec.name.upper()} (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            hint=hint,
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def fingerprint(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def detect_delimiter(sample: str) -> str:
+    """Pick the candidate delimiter that splits the first lines into the most consistent columns."""
+    lines = [line for line in sample.split("\n")[:50] if line.strip()]
+    if not lines:
+        return ","
+    best, best_score = ",", (0, 0)
+    for candidate in DELIMITER_CANDIDATES:
+        counts = [len(next(csv.reader([line], delimiter=candidate))) for line in lines]
+        if counts[0] < 2:
+            continue
+        consistent = sum(count == counts[0] for count in counts)
+        score = (consistent, counts[0])
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Table:
+    """Read a delimited table into a DataFrame, with declared missing-value markers.
+
+    Raises:
+        DataError: for an undecodable, empty or malformed file, or a missing target column.
+    """
+    import pandas as pd
+
+    raw = read_bytes(path)
+    text = decode(raw, config.encoding, path)
+    if not text.strip():
+        raise DataError(f"{path.name} is empty")
+    delimiter = delimiter or detect_delimiter(text[:20000])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            na_values=config.missing_values,
+            keep_default_na=False,
+            skipinitialspace=True,
+        )
+    except (pd.errors.ParserError, ValueError) as err:
+        raise DataError(f"cannot parse {path.name} as a table with delimiter {delimiter!r}: {err}") from None
+    frame.columns = [str(column).strip() for column in frame.columns]
+    _check_columns(frame, path)
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise DataError(f"{path.name} has a header but 0 data rows")
+    for column in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].map(lambda value: value.strip() if isinstance(value, str) else value)
+
+    missing_columns = [column for column in config.drop_columns if column not in frame.columns]
+    if missing_columns:
+        raise DataError(
+            f"dataset.drop_columns: column(s) {', '.join(missing_columns)} not found in {path.name}",
+            hint="columns: " + ", ".join(frame.columns),
+        )
+    frame = frame.drop(columns=config.drop_columns)
+    return Table(
+        frame=frame,
+        target=config.target,
+        source=str(path),
+        meta={"fingerprint": fingerprint(raw), "delimiter": delimiter, "encoding": config.encoding},
+        task=None,
+    )
+
+
+def _check_columns(frame, path: Path) -> None:
+    names = list(frame.columns)
+    duplicates = sorted({name for name in names if re.fullmatch(r".+\.\d+", name) and name.rsplit(".", 1)[0] in names})
+    if duplicates:
+        logger.warning("%s: pandas renamed duplicate column names: %s", path.name, ", ".join(duplicates))
+    unnamed = [name for name in names if name.startswith("Unnamed: ")]
+    if unnamed and len(unnamed) == len(names):
+        raise DataError(f"{path.name} has no header row", hint="add a header line naming the columns")
+
+
+def read_baskets(path: Path, encoding: str = "utf-8", delimiter: str | None = None) -> Baskets:
+    """Read one transaction per line.
+
+    Items are separated by ``delimiter``; when it is not set, by commas if any of the first lines
+    has one (CSV quoting is honoured) and by runs of whitespace otherwise, as in the FIMI ``.dat``
+    files. Items are trimmed, duplicates within a basket are collapsed, and blank items and empty
+    baskets are dropped and counted in the summary.
+    """
+    raw = read_bytes(path)
+    text = decode(raw, encoding, path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last basket; it is not an empty one
+    if delimiter is None:
+        delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
+    if delimiter == "whitespace":
+        rows = (line.split() for line in lines)
+    else:
+        rows = csv.reader(lines, delimiter=delimiter)
+    return build_baskets(rows, source=str(path), fingerprint_value=fingerprint(raw), delimiter=delimiter)
+
+
+def build_baskets(rows, source: str, fingerprint_value: str | None = None, delimiter: str | None = None) -> Baskets:
+    """Clean raw rows of item strings into baskets and count what was dropped."""
+    transactions: list[list[str]] = []
+    trimmed = blank_items = duplicates = empty = 0
+    for row in rows:
+        basket: dict[str, None] = {}
+        for cell in row:
+            item = cell.strip()
+            if item != cell:
+                trimmed += 1
+            if not item:
+                blank_items += 1
+                continue
+            if item in basket:
+                duplicates += 1
+                continue
+            basket[item] = None
+        if basket:
+            transactions.append(list(basket))
+        else:
+            empty += 1
+    if not transactions:
+        raise DataError(f"{source} contains no transactions")
+    items = {item for basket in transactions for item in basket}
+    summary = {
+        "transactions": len(transactions),
+        "distinct_items": len(items),
+        "items_total": sum(len(basket) for basket in transactions),
+        "max_basket_size": max(len(basket) for basket in transactions),
+        "empty_baskets_dropped": empty,
+        "blank_items_dropped": blank_items,
+        "items_trimmed": trimmed,
+        "duplicate_items_collapsed": duplicates,
+    }
+    if delimiter is not None:
+        summary["delimiter"] = delimiter
+    if fingerprint_value:
+        summary["fingerprint"] = fingerprint_value
+    return Baskets(transactions=transactions, source=source, summary=summary)

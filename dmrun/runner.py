@@ -1,0 +1,157 @@
+"""Run one validated config end to end: run folder, data, preprocessing, trainer, results."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dmrun.config.loading import LoadedConfig
+from dmrun.config.schema import TORCH_MODELS, ExperimentConfig
+from dmrun.errors import EXIT_RUN_FAILED, EXIT_SIGINT, DmrunError, TrainerError
+from dmrun.rundir import RunDir, write_csv
+from dmrun.trainers import get_entry, load_trainer
+from dmrun.trainers.base import Reporter, SilentReporter, TrainContext, TrainResult
+
+logger = logging.getLogger("dmrun")
+
+
+class RunInterrupted(BaseException):
+    """Raised by a signal handler to stop a run; carries the exit code (130 or 143)."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code
+
+
+@dataclass
+class RunOutcome:
+    run: RunDir
+    result: TrainResult
+
+
+def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
+    """Return the config with defaults filled and the dataset path made absolute."""
+    config = loaded.config
+    exclude = None if config.model.type in TORCH_MODELS else {"train"}
+    data = config.model_dump(mode="json", exclude=exclude)
+    if config.dataset.path is not None:
+        data["dataset"]["path"] = str(loaded.resolve_path(config.dataset.path).resolve())
+    return data
+
+
+def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
+    """Load the dataset and shape it for a trainer that consumes ``kind`` data."""
+    from dmrun.data import load_dataset
+    from dmrun.data import prepare as preparing
+    from dmrun.data.types import Baskets, Table
+    from dmrun.errors import ConfigError
+
+    dataset = load_dataset(config.dataset, base_dir)
+    model_type = config.model.type
+    if kind == "baskets":
+        if not isinstance(dataset, Baskets):
+            raise ConfigError(
+                f"model type 'rules' needs basket data, but {dataset.source} is a table",
+                hint="use a basket file (one transaction per line, set dataset.format: basket) "
+                "or the built-in adult_baskets",
+            )
+        return dataset, {"source": dataset.source, **dataset.summary}
+    if isinstance(dataset, Baskets):
+        raise ConfigError(
+            f"model type '{model_type}' needs a table, but {dataset.source} holds baskets",
+            hint="use model type rules for basket data, or set dataset.format to csv or tsv",
+        )
+    assert isinstance(dataset, Table)
+    task = config.dataset.task if config.dataset.task != "auto" else dataset.task
+    if task == "forecasting":
+        if model_type != "rnn":
+            raise ConfigError(
+                f"forecasting needs model type 'rnn', got '{model_type}'",
+                hint="use `model: {type: rnn}` or set dataset.task to classification or regression",
+            )
+        prepared = preparing.prepare_series(dataset, config)
+    elif kind == "clustering":
+        prepared = preparing.prepare_clustering(dataset, config)
+    else:
+        prepared = preparing.prepare_supervised(dataset, config)
+    return prepared, prepared.summary
+
+
+def run_experiment(
+    loaded: LoadedConfig,
+    runs_dir: Path,
+    reporter: Reporter | None = None,
+    on_created: Any = None,
+) -> RunOutcome:
+    """Run ``loaded`` into a new folder under ``runs_dir``.
+
+    The run folder records ``completed``, ``failed`` or ``interrupted`` whatever happens; the
+    error, if any, is re-raised for the CLI to render.
+    """
+    config = loaded.config
+    reporter = reporter or SilentReporter()
+    entry = get_entry(config.model.type)
+    run = RunDir.create(runs_dir, config.name, config.seed, loaded.path)
+    if on_created is not None:
+        on_created(run)
+    handler = _attach_log_file(run.path / "log.txt")
+    try:
+        run.write_text("config.yaml", yaml.safe_dump(resolved_config(loaded), sort_keys=False, allow_unicode=True))
+        logger.info("run %s started: %s on %s", run.path.name, entry.name, config.dataset.name or config.dataset.path)
+
+        reporter.status("loading data")
+        data, summary = prepare_data(config, loaded.base_dir, entry.data)
+        run.write_json("data.json", summary)
+
+        reporter.status(f"training {entry.name}")
+        trainer = load_trainer(entry.name)
+        context = TrainContext(model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter)
+        result = trainer.fit(config, data, context)
+
+        run.write_json("metrics.json", result.metrics)
+        if result.history:
+            write_history(run.path / "history.csv", result.history)
+        run.finish("completed", 0, artifacts=result.artifacts)
+        logger.info("run %s completed", run.path.name)
+        return RunOutcome(run=run, result=result)
+    except DmrunError as err:
+        logger.error("run %s failed: %s", run.path.name, err.message)
+        run.finish("failed", err.exit_code, err)
+        raise
+    except KeyboardInterrupt:
+        logger.warning("run %s interrupted by SIGINT", run.path.name)
+        run.finish("interrupted", EXIT_SIGINT, RunInterrupted(EXIT_SIGINT))
+        raise
+    except RunInterrupted as err:
+        logger.warning("run %s interrupted by a signal", run.path.name)
+        run.finish("interrupted", err.exit_code, err)
+        raise
+    except Exception as err:
+        logger.exception("run %s failed with an unexpected error", run.path.name)
+        wrapped = TrainerError(f"{type(err).__name__}: {err}")
+        run.finish("failed", EXIT_RUN_FAILED, wrapped)
+        raise
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    columns: list[str] = []
+    for row in history:
+        columns += [key for key in row if key not in columns]
+    write_csv(path, columns, ([row.get(column, "") for column in columns] for row in history))
+
+
+def _attach_log_file(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return handler

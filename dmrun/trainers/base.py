@@ -1,0 +1,55 @@
+"""The contract every trainer follows.
+
+A trainer module exposes ``fit(config, data, context) -> TrainResult``. ``data`` is the prepared
+input named by the trainer's registry entry (``SupervisedData``, ``ClusteringData``,
+``SeriesData`` or ``Baskets``). The trainer writes its model into ``context.model_dir`` and its
+outputs into ``context.artifacts``; it never reads YAML and never prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Reporter(Protocol):
+    """Receives progress from a trainer; the CLI renders it."""
+
+    def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None: ...
+
+    def status(self, message: str) -> None: ...
+
+
+class SilentReporter:
+    def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
+        return None
+
+    def status(self, message: str) -> None:
+        return None
+
+
+@dataclass
+class TrainContext:
+    """Where a trainer writes, and how it reports progress."""
+
+    model_dir: Path
+    artifacts: Path
+    seed: int
+    reporter: Reporter = field(default_factory=SilentReporter)
+
+
+@dataclass
+class TrainResult:
+    """What a trainer returns.
+
+    ``metrics`` become ``metrics.json``; ``history`` rows become ``history.csv``; ``artifacts``
+    lists the files written, relative to the run folder; ``table`` is an optional short table
+    (a header and rows) the CLI shows after the metrics, such as the top rules.
+    """
+
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+    table: tuple[list[str], list[list[Any]]] | None = None
+    headline: list[str] = field(default_factory=list)

@@ -1,0 +1,96 @@
+"""k-means clustering with internal and, when labels exist, external quality measures."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from dmrun.config.schema import ExperimentConfig, KMeansConfig
+from dmrun.data.prepare import ClusteringData
+from dmrun.errors import DataError
+from dmrun.rundir import write_csv
+from dmrun.trainers.base import TrainContext, TrainResult
+from dmrun.trainers.persist import save_preprocessing, save_skops
+
+
+def _internal_scores(X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Silhouette, Davies-Bouldin and Calinski-Harabasz; ``None`` where a score is undefined."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    used = len(np.unique(labels))
+    if used < 2 or used >= len(X):
+        return {"silhouette": None, "davies_bouldin": None, "calinski_harabasz": None}
+    return {
+        "silhouette": float(silhouette_score(X, labels)),
+        "davies_bouldin": float(davies_bouldin_score(X, labels)),
+        "calinski_harabasz": float(calinski_harabasz_score(X, labels)),
+    }
+
+
+def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -> TrainResult:
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    settings: KMeansConfig = config.model
+    n_rows = len(data.X)
+    if settings.n_clusters > n_rows:
+        raise DataError(
+            f"model.n_clusters={settings.n_clusters} but the dataset has {n_rows} rows",
+            hint=f"set model.n_clusters to at most {n_rows}",
+        )
+    distinct = len(np.unique(data.X, axis=0))
+    notes: list[str] = []
+    if distinct < settings.n_clusters:
+        notes.append(
+            f"{distinct} distinct points, {settings.n_clusters} clusters requested: "
+            f"at least {settings.n_clusters - distinct} clusters are empty or duplicate another"
+        )
+
+    model = KMeans(
+        n_clusters=settings.n_clusters,
+        init=settings.init,
+        n_init=settings.n_init,
+        max_iter=settings.max_iter,
+        tol=settings.tol,
+        random_state=config.seed,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        labels = model.fit_predict(data.X)
+    notes += [str(item.message) for item in caught if issubclass(item.category, ConvergenceWarning)]
+    for note in notes:
+        context.reporter.status(f"warning: {note}")
+
+    sizes = np.bincount(labels, minlength=settings.n_clusters)
+    metrics: dict[str, Any] = {
+        "inertia": float(model.inertia_),
+        **_internal_scores(data.X, labels),
+        "n_iter": int(model.n_iter_),
+        "n_clusters": settings.n_clusters,
+        "cluster_sizes": sizes.tolist(),
+        "empty_clusters": int((sizes == 0).sum()),
+        "distinct_points": int(distinct),
+    }
+    if data.labels is not None:
+        metrics["ari"] = float(adjusted_rand_score(data.labels, labels))
+        metrics["nmi"] = float(normalized_mutual_info_score(data.labels, labels))
+    metrics["warnings"] = notes
+
+    header = ["row", "cluster"] + (["label"] if data.labels is not None else [])
+    rows = (
+        [index, int(cluster)] + ([data.classes[data.labels[index]]] if data.labels is not None else [])
+        for index, cluster in enumerate(labels)
+    )
+    write_csv(context.artifacts / "clusters.csv", header, rows)
+    write_csv(
+        context.artifacts / "centers.csv",
+        ["cluster", *data.feature_names],
+        ([index, *map(float, center)] for index, center in enumerate(model.cluster_centers_)),
+    )
+    artifacts = ["artifacts/clusters.csv", "artifacts/centers.csv"]
+    artifacts.append(save_skops(model, context, "model.skops"))
+    artifacts += save_preprocessing(data.preprocessing, context)
+    return TrainResult(metrics=metrics, artifacts=artifacts)

@@ -1,0 +1,46 @@
+"""Metrics shared by the trainers, computed with scikit-learn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dmrun.rundir import write_csv
+
+
+def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, Any]:
+    """Accuracy, macro-averaged F1, precision and recall, and the confusion matrix."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+
+    labels = list(range(n_classes))
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "precision_macro": float(precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "recall_macro": float(recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def regression_metrics(y_true, y_pred) -> dict[str, float]:
+    """MSE, RMSE, MAE and R² in the target's own units."""
+    import numpy as np
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    mse = float(mean_squared_error(y_true, y_pred))
+    metrics = {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(mean_absolute_error(y_true, y_pred))}
+    if len(y_true) > 1:
+        metrics["r2"] = float(r2_score(y_true, y_pred))
+    return metrics
+
+
+def write_confusion_matrix(path: Path, matrix: list[list[int]], classes: list[Any]) -> None:
+    """Write the confusion matrix with the original class labels; rows are true, columns predicted."""
+    names = [str(label) for label in classes]
+    write_csv(path, ["true \\ predicted", *names], [[name, *row] for name, row in zip(names, matrix)])
+
+
+def supervised_metrics(task: str, y_true, y_pred, classes: list[Any] | None) -> dict[str, Any]:
+    if task == "classification":
+        return classification_metrics(y_true, y_pred, len(classes or []))
+    return regression_metrics(y_true, y_pred)

@@ -1,0 +1,180 @@
+"""Frequent itemsets and association rules with mlxtend.
+
+Baskets are one-hot encoded as a sparse matrix, so memory grows with the number of item
+occurrences rather than baskets x distinct items. Itemsets are written as lists in JSON and as
+one ``|``-separated string in CSV, never as a Python ``frozenset(...)`` repr.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from dmrun.config.schema import ExperimentConfig, RulesConfig
+from dmrun.data.types import Baskets
+from dmrun.errors import DataError
+from dmrun.rundir import dumps_json, write_atomic, write_csv
+from dmrun.trainers.base import TrainContext, TrainResult
+
+ITEM_SEPARATOR = "|"
+RULE_MEASURES = [
+    "antecedent support",
+    "consequent support",
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
+    "zhangs_metric",
+    "jaccard",
+    "certainty",
+    "kulczynski",
+    "representativity",
+]
+
+
+def itemset_lower_bound(transactions: list[list[str]], min_count: int, max_len: int | None) -> tuple[int, int]:
+    """Return a lower bound on the number of frequent itemsets and the basket size behind it.
+
+    The ``min_count`` largest baskets all contain their common items, so every non-empty subset
+    of that intersection (up to ``max_len`` items) is frequent.
+    """
+    largest = sorted(transactions, key=len, reverse=True)[:min_count]
+    if len(largest) < min_count:
+        return 0, 0
+    common = set(largest[0]).intersection(*map(set, largest[1:]))
+    size = len(common)
+    limit = size if max_len is None else min(size, max_len)
+    return sum(math.comb(size, length) for length in range(1, limit + 1)), size
+
+
+def check_size(baskets: Baskets, settings: RulesConfig) -> int:
+    """Reject a mining run whose itemset count is certain to exceed ``settings.max_itemsets``."""
+    total = len(baskets.transactions)
+    min_count = max(1, math.ceil(settings.min_support * total - 1e-9))
+    bound, size = itemset_lower_bound(baskets.transactions, min_count, settings.max_len)
+    if bound > settings.max_itemsets:
+        raise DataError(
+            f"min_support {settings.min_support:g} x {total} transactions = {min_count} basket(s); "
+            f"{min_count} basket(s) share {size} items, which alone produce at least {bound:.3g} itemsets "
+            f"(limit {settings.max_itemsets:,})",
+            hint="raise the support, or limit the itemset length with max_len (--max-len)",
+        )
+    return min_count
+
+
+def encode(transactions: list[list[str]]):
+    """One-hot encode baskets into a sparse boolean DataFrame with one column per item."""
+    import pandas as pd
+    from mlxtend.preprocessing import TransactionEncoder
+
+    encoder = TransactionEncoder()
+    matrix = encoder.fit(transactions).transform(transactions, sparse=True)
+    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=[str(item) for item in encoder.columns_])
+
+
+def mine_itemsets(onehot, settings: RulesConfig):
+    from mlxtend.frequent_patterns import apriori, fpgrowth, fpmax
+
+    miner = {"apriori": apriori, "fpgrowth": fpgrowth, "fpmax": fpmax}[settings.algorithm]
+    itemsets = miner(onehot, min_support=settings.min_support, use_colnames=True, max_len=settings.max_len)
+    itemsets["itemsets"] = itemsets["itemsets"].map(lambda items: sorted(items))
+    itemsets["length"] = itemsets["itemsets"].map(len)
+    return itemsets.sort_values(["support", "length"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def mine_rules(itemsets, n_transactions: int, settings: RulesConfig):
+    import pandas as pd
+    from mlxtend.frequent_patterns import association_rules
+
+    if (itemsets["length"] < 2).all():
+        return pd.DataFrame(columns=["antecedents", "consequents", *RULE_MEASURES])
+    frozen = itemsets[["support", "itemsets"]].assign(itemsets=itemsets["itemsets"].map(frozenset))
+    rules = association_rules(
+        frozen, num_itemsets=n_transactions, metric=settings.metric, min_threshold=settings.min_threshold
+    )
+    rules["antecedents"] = rules["antecedents"].map(sorted)
+    rules["consequents"] = rules["consequents"].map(sorted)
+    rules["_order"] = rules["antecedents"].map(ITEM_SEPARATOR.join) + "=>" + rules["consequents"].map(ITEM_SEPARATOR.join)
+    rules = rules.sort_values([settings.sort_by, "support", "_order"], ascending=[False, False, True], kind="stable")
+    measures = [column for column in RULE_MEASURES if column in rules.columns]
+    return rules[["antecedents", "consequents", *measures]].reset_index(drop=True)
+
+
+def _number(value: Any) -> Any:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def write_itemsets(context: TrainContext, itemsets, n_transactions: int) -> list[str]:
+    records = [
+        {"itemset": items, "length": len(items), "support": float(support), "count": round(float(support) * n_transactions)}
+        for items, support in zip(itemsets["itemsets"], itemsets["support"])
+    ]
+    write_csv(
+        context.artifacts / "itemsets.csv",
+        ["itemset", "length", "support", "count"],
+        ([ITEM_SEPARATOR.join(r["itemset"]), r["length"], r["support"], r["count"]] for r in records),
+    )
+    write_atomic(context.artifacts / "itemsets.json", dumps_json(records))
+    return ["artifacts/itemsets.csv", "artifacts/itemsets.json"]
+
+
+def write_rules(context: TrainContext, rules) -> list[str]:
+    """Write rules as CSV (``|``-joined items, ``inf`` for infinite conviction) and JSON (lists, ``null``)."""
+    measures = [column for column in rules.columns if column not in ("antecedents", "consequents")]
+    records = rules.to_dict("records")
+    write_csv(
+        context.artifacts / "rules.csv",
+        ["antecedents", "consequents", *measures],
+        (
+            [ITEM_SEPARATOR.join(r["antecedents"]), ITEM_SEPARATOR.join(r["consequents"])]
+            + [float(r[measure]) for measure in measures]
+            for r in records
+        ),
+    )
+    json_records = [
+        {
+            "antecedents": list(r["antecedents"]),
+            "consequents": list(r["consequents"]),
+            **{measure: _number(r[measure]) for measure in measures},
+        }
+        for r in records
+    ]
+    write_atomic(context.artifacts / "rules.json", dumps_json(json_records))
+    return ["artifacts/rules.csv", "artifacts/rules.json"]
+
+
+def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> TrainResult:
+    settings: RulesConfig = config.model
+    n_transactions = len(data.transactions)
+    min_count = check_size(data, settings)
+
+    context.reporter.status(f"encoding {n_transactions} transactions")
+    onehot = encode(data.transactions)
+    context.reporter.status(f"mining itemsets with {settings.algorithm} at min_support {settings.min_support:g}")
+    itemsets = mine_itemsets(onehot, settings)
+    artifacts = write_itemsets(context, itemsets, n_transactions)
+    metrics: dict[str, Any] = {
+        "transactions": n_transactions,
+        "distinct_items": int(onehot.shape[1]),
+        "min_count": min_count,
+        "itemsets": int(len(itemsets)),
+        "max_itemset_length": int(itemsets["length"].max()) if len(itemsets) else 0,
+    }
+    if settings.output == "itemsets":
+        top = itemsets.head(settings.top)
+        table = (["itemset", "support"], [[", ".join(items), f"{support:.4f}"] for items, support in zip(top["itemsets"], top["support"])])
+        return TrainResult(metrics=metrics, artifacts=artifacts, table=table)
+
+    context.reporter.status(f"generating rules with {settings.metric} >= {settings.min_threshold:g}")
+    rules = mine_rules(itemsets, n_transactions, settings)
+    artifacts += write_rules(context, rules)
+    metrics["rules"] = int(len(rules))
+    top = rules.head(settings.top)
+    header = ["antecedents", "consequents", "support", "confidence", "lift"]
+    rows = [
+        [", ".join(row["antecedents"]), ", ".join(row["consequents"]), f"{row['support']:.4f}", f"{row['confidence']:.4f}", f"{row['lift']:.3f}"]
+        for row in top.to_dict("records")
+    ]
+    return TrainResult(metrics=metrics, artifacts=artifacts, table=(header, rows))

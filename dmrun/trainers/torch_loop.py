@@ -1,0 +1,309 @@
+"""The training loop shared by the mlp, cnn and rnn trainers.
+
+Data stays in memory as tensors and is batched by indexing with a seeded permutation, so there
+are no per-sample Python loops and the batch order depends only on the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from dmrun.config.schema import ExperimentConfig, TrainConfig
+from dmrun.errors import ConfigError, TrainerError
+from dmrun.rundir import dumps_json, write_atomic
+from dmrun.trainers.base import TrainContext, TrainResult
+from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix
+
+EVAL_BATCH = 4096
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and ask torch for deterministic kernels where it has them."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but CUDA is not available", hint="use device: auto or cpu")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def build_optimizer(parameters, train: TrainConfig) -> torch.optim.Optimizer:
+    settings = train.optimizer
+    if settings.name == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay
+        )
+    optimizer_class = torch.optim.AdamW if settings.name == "adamw" else torch.optim.Adam
+    return optimizer_class(parameters, lr=settings.lr, weight_decay=settings.weight_decay, eps=settings.eps)
+
+
+@dataclass
+class TargetScaler:
+    """Standardises regression targets for training; metrics are reported in original units."""
+
+    mean: float = 0.0
+    std: float = 1.0
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> TargetScaler:
+        std = float(values.std())
+        return cls(mean=float(values.mean()), std=std if std > 0 else 1.0)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return ((values - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return values * self.std + self.mean
+
+
+@dataclass
+class Split:
+    """Inputs already shaped for the network, and targets (class codes or scaled values)."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+def predict(network: nn.Module, inputs: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Return the network's raw outputs for ``inputs`` in evaluation mode, on the CPU."""
+    network.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), EVAL_BATCH):
+            outputs.append(network(inputs[start : start + EVAL_BATCH].to(device)).cpu())
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def _epoch_metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, scaler: TargetScaler | None) -> dict:
+    if task == "classification":
+        predicted = outputs.argmax(dim=1)
+        return {"accuracy": float((predicted == targets).float().mean())}
+    predicted = scaler.inverse(outputs.squeeze(-1).numpy())
+    actual = scaler.inverse(targets.numpy())
+    errors = predicted - actual
+    return {"rmse": float(np.sqrt(np.mean(errors**2))), "mae": float(np.mean(np.abs(errors)))}
+
+
+def _improved(value: float, best: float | None, metric: str, min_delta: float) -> bool:
+    if best is None:
+        return True
+    if metric in ("val_accuracy", "val_f1_macro"):
+        return value > best + min_delta
+    return value < best - min_delta
+
+
+def train_network(
+    network: nn.Module,
+    train_split: Split,
+    val_split: Split | None,
+    task: str,
+    config: ExperimentConfig,
+    context: TrainContext,
+    scaler: TargetScaler | None = None,
+) -> tuple[nn.Module, list[dict[str, Any]], dict[str, Any]]:
+    """Train ``network`` and return it with the best weights, the history and loop facts.
+
+    Raises:
+        ConfigError: for a loss that does not fit the task, or CUDA requested but missing.
+        TrainerError: when the loss becomes NaN or infinite.
+    """
+    train = config.train
+    device = resolve_device(train.device)
+    loss_name = train.loss if train.loss != "auto" else ("cross_entropy" if task == "classification" else "mse")
+    if (loss_name == "cross_entropy") != (task == "classification"):
+        raise ConfigError(
+            f"train.loss '{loss_name}' does not fit a {task} task",
+            hint="use loss: auto, or cross_entropy for classification and mse otherwise",
+        )
+    criterion = nn.CrossEntropyLoss() if loss_name == "cross_entropy" else nn.MSELoss()
+    network.to(device)
+    optimizer = build_optimizer(network.parameters(), train)
+    generator = torch.Generator().manual_seed(config.seed)
+
+    stopping = train.early_stopping
+    watched = stopping.metric if stopping else None
+    if watched and val_split is None:
+        raise ConfigError(
+            "train.early_stopping needs a validation split, but dataset.split.val_size is 0",
+            hint="set dataset.split.val_size above 0, or remove early_stopping",
+        )
+    best_value: float | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch = 0
+    stale_epochs = 0
+    history: list[dict[str, Any]] = []
+    inputs_train = train_split.inputs.to(device)
+    targets_train = train_split.targets.to(device)
+
+    for epoch in range(1, train.epochs + 1):
+        started = time.perf_counter()
+
+        # Optimise over the training split in a seeded random order.
+        network.train()
+        order = torch.randperm(len(train_split), generator=generator)
+        total_loss = 0.0
+        for start in range(0, len(order), train.batch_size):
+            batch = order[start : start + train.batch_size].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            outputs = network(inputs_train[batch])
+            if task != "classification":
+                outputs = outputs.squeeze(-1)
+            loss = criterion(outputs, targets_train[batch])
+            if not torch.isfinite(loss):
+                raise TrainerError(
+                    f"loss became {loss.item()} at epoch {epoch}",
+                    hint="lower train.optimizer.lr, or scale the features with a `scale` preprocess step",
+                )
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(batch)
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": total_loss / len(train_split)}
+
+        # Evaluate on the validation split.
+        if val_split is not None and len(val_split) > 0:
+            outputs = predict(network, val_split.inputs, device)
+            targets = val_split.targets
+            val_loss = criterion(outputs if task == "classification" else outputs.squeeze(-1), targets).item()
+            row["val_loss"] = val_loss
+            row.update({f"val_{key}": value for key, value in _epoch_metrics(task, outputs, targets, scaler).items()})
+        row["seconds"] = round(time.perf_counter() - started, 4)
+        history.append(row)
+        context.reporter.epoch(epoch, train.epochs, row)
+
+        # Keep the best weights and stop early when the watched metric stalls.
+        if watched:
+            value = row.get(watched)
+            if value is None:
+                raise ConfigError(
+                    f"train.early_stopping.metric '{watched}' is not computed for a {task} task",
+                    hint="use val_loss, val_accuracy for classification, or val_rmse/val_mae for regression",
+                )
+            if _improved(value, best_value, watched, stopping.min_delta):
+                best_value, best_epoch, stale_epochs = value, epoch, 0
+                best_state = {key: tensor.detach().clone() for key, tensor in network.state_dict().items()}
+            else:
+                stale_epochs += 1
+                if stale_epochs >= stopping.patience:
+                    context.reporter.status(f"early stopping after epoch {epoch}; best epoch {best_epoch}")
+                    break
+
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    facts = {
+        "device": str(device),
+        "epochs_run": len(history),
+        "best_epoch": best_epoch or len(history),
+        "loss": loss_name,
+    }
+    if watched:
+        facts["early_stopping_metric"] = watched
+    return network, history, facts
+
+
+def save_network(
+    network: nn.Module, spec: dict[str, Any], context: TrainContext, preprocessing: Any | None = None
+) -> list[str]:
+    """Save weights (loadable with ``weights_only=True``), the architecture and the preprocessing."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({key: tensor.cpu() for key, tensor in network.state_dict().items()}, buffer)
+    write_atomic(context.model_dir / "weights.pt", buffer.getvalue())
+    write_atomic(context.model_dir / "model.json", dumps_json(spec))
+    saved = ["model/weights.pt", "model/model.json"]
+    if preprocessing is not None:
+        from dmrun.trainers.persist import save_preprocessing
+
+        saved += save_preprocessing(preprocessing, context)
+    return saved
+
+
+def run_supervised(
+    config: ExperimentConfig,
+    data: Any,
+    context: TrainContext,
+    build_network: Callable[[int, int], nn.Module],
+    shape_inputs: Callable[[np.ndarray], torch.Tensor],
+    spec: dict[str, Any],
+) -> TrainResult:
+    """Train and evaluate a network on ``SupervisedData``; shared by mlp, cnn and rnn.
+
+    ``shape_inputs`` turns a (rows, features) array into the network's input tensor, and
+    ``build_network(n_features, n_outputs)`` constructs the untrained module.
+    """
+    seed_everything(config.seed)
+    classification = data.task == "classification"
+    n_outputs = len(data.classes) if classification else 1
+    scaler = None if classification else TargetScaler.fit(data.y_train)
+
+    def split(inputs: np.ndarray, targets: np.ndarray) -> Split:
+        if classification:
+            return Split(shape_inputs(inputs), torch.as_tensor(targets, dtype=torch.long))
+        return Split(shape_inputs(inputs), torch.as_tensor(scaler.transform(targets)))
+
+    train_split = split(data.X_train, data.y_train)
+    val_split = split(data.X_val, data.y_val) if len(data.y_val) else None
+    network = build_network(data.X_train.shape[1], n_outputs)
+    network, history, facts = train_network(network, train_split, val_split, data.task, config, context, scaler)
+
+    # Final evaluation on the held-out test split.
+    outputs = predict(network, shape_inputs(data.X_test), resolve_device(config.train.device))
+    if classification:
+        predicted = outputs.argmax(dim=1).numpy()
+    else:
+        predicted = scaler.inverse(outputs.squeeze(-1).numpy())
+    metrics = supervised_metrics(data.task, data.y_test, predicted, data.classes)
+    metrics.update(facts)
+    if history and "val_loss" in history[-1]:
+        metrics["final_val_loss"] = history[-1]["val_loss"]
+    metrics["final_train_loss"] = history[-1]["train_loss"]
+
+    spec = {
+        **spec,
+        "task": data.task,
+        "n_features": int(data.X_train.shape[1]),
+        "n_outputs": n_outputs,
+        "feature_names": data.feature_names,
+        "classes": data.classes,
+        "target_scaler": None if scaler is None else {"mean": scaler.mean, "std": scaler.std},
+    }
+    artifacts = save_network(network, spec, context, data.preprocessing)
+    if classification:
+        write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
+        artifacts.append("artifacts/confusion_matrix.csv")
+    return TrainResult(metrics=metrics, history=history, artifacts=artifacts)
+
+
+def square_hint(n_features: int) -> str:
+    side = math.isqrt(n_features)
+    if side * side == n_features:
+        return f" (= 1x{side}x{side}?)"
+    if n_features % 3 == 0 and math.isqrt(n_features // 3) ** 2 == n_features // 3:
+        side = math.isqrt(n_features // 3)
+        return f" (= 3x{side}x{side}?)"
+    return ""
+
+
+def json_spec(config: ExperimentConfig) -> dict[str, Any]:
+    return json.loads(config.model.model_dump_json())

@@ -1,0 +1,70 @@
+"""Decision tree classifier and regressor, with the tree written as if-then rules."""
+
+from __future__ import annotations
+
+from dmrun.config.schema import ExperimentConfig, TreeConfig
+from dmrun.data.prepare import SupervisedData
+from dmrun.errors import ConfigError
+from dmrun.rundir import write_atomic, write_csv
+from dmrun.trainers.base import TrainContext, TrainResult
+from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix
+from dmrun.trainers.persist import save_preprocessing, save_skops
+
+CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
+
+
+def _criterion(settings: TreeConfig, task: str) -> str:
+    if settings.criterion == "auto":
+        return "gini" if task == "classification" else "squared_error"
+    if (settings.criterion in CLASSIFICATION_CRITERIA) != (task == "classification"):
+        allowed = "gini, entropy, log_loss" if task == "classification" else "squared_error, absolute_error, friedman_mse"
+        raise ConfigError(
+            f"model.criterion '{settings.criterion}' does not fit a {task} task",
+            hint=f"use auto or one of: {allowed}",
+        )
+    return settings.criterion
+
+
+def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -> TrainResult:
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
+
+    settings: TreeConfig = config.model
+    classification = data.task == "classification"
+    options = dict(
+        criterion=_criterion(settings, data.task),
+        max_depth=settings.max_depth,
+        min_samples_split=settings.min_samples_split,
+        min_samples_leaf=settings.min_samples_leaf,
+        max_leaf_nodes=settings.max_leaf_nodes,
+        ccp_alpha=settings.ccp_alpha,
+        random_state=config.seed,
+    )
+    if classification:
+        model = DecisionTreeClassifier(class_weight=settings.class_weight, **options)
+    else:
+        if settings.class_weight is not None:
+            raise ConfigError("model.class_weight applies to classification only")
+        model = DecisionTreeRegressor(**options)
+    model.fit(data.X_train, data.y_train)
+
+    metrics = supervised_metrics(data.task, data.y_test, model.predict(data.X_test), data.classes)
+    if len(data.y_val):
+        validation = supervised_metrics(data.task, data.y_val, model.predict(data.X_val), data.classes)
+        metrics.update({f"val_{key}": value for key, value in validation.items() if key != "confusion_matrix"})
+    metrics.update(depth=int(model.get_depth()), leaves=int(model.get_n_leaves()))
+    importances = sorted(
+        zip(data.feature_names, model.feature_importances_), key=lambda pair: pair[1], reverse=True
+    )
+    metrics["feature_importances"] = {name: float(value) for name, value in importances}
+
+    class_names = [str(label) for label in data.classes] if classification else None
+    rules = export_text(model, feature_names=list(data.feature_names), class_names=class_names, show_weights=classification)
+    write_atomic(context.artifacts / "tree.txt", rules)
+    write_csv(context.artifacts / "feature_importances.csv", ["feature", "importance"], importances)
+    artifacts = ["artifacts/tree.txt", "artifacts/feature_importances.csv"]
+    if classification:
+        write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
+        artifacts.append("artifacts/confusion_matrix.csv")
+    artifacts.append(save_skops(model, context, "model.skops"))
+    artifacts += save_preprocessing(data.preprocessing, context)
+    return TrainResult(metrics=metrics, artifacts=artifacts)
