@@ -11,12 +11,15 @@ import yaml
 
 from dmrun.config.loading import LoadedConfig
 from dmrun.config.schema import TORCH_MODELS, ExperimentConfig
+from dmrun.data import check_reference
 from dmrun.errors import EXIT_RUN_FAILED, EXIT_SIGINT, DmrunError, TrainerError
 from dmrun.rundir import RunDir, write_csv
 from dmrun.trainers import get_entry, load_trainer
 from dmrun.trainers.base import Reporter, SilentReporter, TrainContext, TrainResult
 
 logger = logging.getLogger("dmrun")
+# Lifecycle messages go to the run's log file; the CLI renders the same errors itself.
+lifecycle = logging.getLogger("dmrun.run")
 
 
 class RunInterrupted(BaseException):
@@ -95,13 +98,14 @@ def run_experiment(
     config = loaded.config
     reporter = reporter or SilentReporter()
     entry = get_entry(config.model.type)
+    check_reference(config.dataset, loaded.base_dir)
     run = RunDir.create(runs_dir, config.name, config.seed, loaded.path)
     if on_created is not None:
         on_created(run)
     handler = _attach_log_file(run.path / "log.txt")
     try:
         run.write_text("config.yaml", yaml.safe_dump(resolved_config(loaded), sort_keys=False, allow_unicode=True))
-        logger.info("run %s started: %s on %s", run.path.name, entry.name, config.dataset.name or config.dataset.path)
+        lifecycle.info("run %s started: %s on %s", run.path.name, entry.name, config.dataset.name or config.dataset.path)
 
         reporter.status("loading data")
         data, summary = prepare_data(config, loaded.base_dir, entry.data)
@@ -116,22 +120,22 @@ def run_experiment(
         if result.history:
             write_history(run.path / "history.csv", result.history)
         run.finish("completed", 0, artifacts=result.artifacts)
-        logger.info("run %s completed", run.path.name)
+        lifecycle.info("run %s completed", run.path.name)
         return RunOutcome(run=run, result=result)
     except DmrunError as err:
-        logger.error("run %s failed: %s", run.path.name, err.message)
+        lifecycle.error("run %s failed: %s", run.path.name, err.message)
         run.finish("failed", err.exit_code, err)
         raise
     except KeyboardInterrupt:
-        logger.warning("run %s interrupted by SIGINT", run.path.name)
+        lifecycle.warning("run %s interrupted by SIGINT", run.path.name)
         run.finish("interrupted", EXIT_SIGINT, RunInterrupted(EXIT_SIGINT))
         raise
     except RunInterrupted as err:
-        logger.warning("run %s interrupted by a signal", run.path.name)
+        lifecycle.warning("run %s interrupted by a signal", run.path.name)
         run.finish("interrupted", err.exit_code, err)
         raise
     except Exception as err:
-        logger.exception("run %s failed with an unexpected error", run.path.name)
+        lifecycle.exception("run %s failed with an unexpected error", run.path.name)
         wrapped = TrainerError(f"{type(err).__name__}: {err}")
         run.finish("failed", EXIT_RUN_FAILED, wrapped)
         raise

@@ -60,6 +60,7 @@ def _configure_logging(verbose: bool) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     handler.set_name("dmrun-console")
+    handler.addFilter(lambda record: not record.name.startswith("dmrun.run"))
     logger = logging.getLogger("dmrun")
     logger.handlers = [item for item in logger.handlers if item.get_name() != "dmrun-console"]
     logger.addHandler(handler)

@@ -5,38 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmrun.cli import output
-from dmrun.errors import ConfigError, DmrunError
-
-
-def check_dataset_reference(loaded) -> None:
-    """Check that a built-in dataset exists or a data file is present, without reading it."""
-    from dmrun.data.builtin import BUILTIN_DATASETS
-
-    dataset = loaded.config.dataset
-    if dataset.name is not None and dataset.name not in BUILTIN_DATASETS:
-        from dmrun.data import load_builtin
-
-        load_builtin(dataset.name)  # raises the error with the list of names
-    if dataset.path is not None:
-        path = loaded.resolve_path(dataset.path)
-        if not path.is_file():
-            raise ConfigError(
-                f"dataset.path '{dataset.path}' not found (looked for {path})",
-                hint="paths in a config are relative to the config file's folder",
-            )
+from dmrun.errors import DmrunError
 
 
 def validate_configs(paths: list[Path]) -> int:
     """Validate each config; print one line per valid file and every problem of the others."""
     from dmrun.config.loading import load_config
+    from dmrun.data import check_reference
 
     failures = 0
     for path in paths:
         try:
             loaded = load_config(path)
-            check_dataset_reference(loaded)
+            check_reference(loaded.config.dataset, loaded.base_dir)
         except DmrunError as err:
             failures += 1
+            if not err.message.startswith(str(path)):
+                err.message = f"{path}: {err.message}"
             output.print_error(err)
             continue
         output.stdout.print(f"ok: {path} ({output.describe_config(loaded.config)})")

@@ -21,7 +21,7 @@ def _check_fraction(flag: str, value: float | None, low_open: bool) -> None:
         return
     if (value <= 0 if low_open else value < 0) or value > 1:
         interval = "(0, 1]" if low_open else "[0, 1]"
-        hint = support_hint(value) if flag == "--support" else None
+        hint = support_hint(value, "--min-count {count}") if flag == "--support" else None
         raise ConfigError(f"invalid value for {flag}: {value:g} is outside {interval}", hint=hint)
 
 
@@ -58,7 +58,7 @@ def build_mining_config(
     sort_by: str,
     encoding: str,
     delimiter: Optional[str],
-    seed: int = 0,
+    min_count: Optional[int] = None,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -70,6 +70,8 @@ def build_mining_config(
     from dmrun.config.schema import ExperimentConfig
 
     _check_fraction("--support", support, low_open=True)
+    if min_count is not None and min_count < 1:
+        raise ConfigError(f"invalid value for --min-count: {min_count}; it must be at least 1")
     _check_fraction("--confidence", confidence, low_open=False)
     if confidence is not None and metric not in (None, "confidence"):
         raise ConfigError(
@@ -91,15 +93,18 @@ def build_mining_config(
         "type": "rules",
         "algorithm": algorithm,
         "output": output_kind,
-        "min_support": support,
         "metric": chosen_metric,
         "min_threshold": threshold,
         "max_len": max_len,
         "top": top,
         "sort_by": sort_by if output_kind == "rules" else "support",
     }
+    if min_count is not None:
+        model["min_count"] = min_count
+    else:
+        model["min_support"] = support
     try:
-        config = ExperimentConfig.model_validate({"name": name, "seed": seed, "dataset": dataset, "model": model})
+        config = ExperimentConfig.model_validate({"name": name, "dataset": dataset, "model": model})
     except ValidationError as err:
         problems = []
         for error in err.errors(include_url=False):
@@ -120,6 +125,7 @@ DATA_HELP = (
 def rules(
     data: Optional[str] = typer.Argument(None, help=DATA_HELP),
     support: float = typer.Option(0.1, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1]."),
+    min_count: Optional[int] = typer.Option(None, "--min-count", help="Minimum support as a number of transactions; replaces --support."),
     confidence: Optional[float] = typer.Option(None, "--confidence", "-c", help="Minimum rule confidence in [0, 1] (default 0.5)."),
     metric: Optional[str] = typer.Option(None, "--metric", help=f"Rule measure that --min-threshold applies to: {METRICS}."),
     min_threshold: Optional[float] = typer.Option(None, "--min-threshold", help="Minimum value of --metric."),
@@ -134,7 +140,7 @@ def rules(
 ) -> None:
     """Mine association rules and show the top ones."""
     loaded = build_mining_config(
-        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter
+        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count
     )
     execute(loaded, _runs_dir(runs_dir), quiet)
 
@@ -144,6 +150,7 @@ def rules(
 def itemsets(
     data: Optional[str] = typer.Argument(None, help=DATA_HELP),
     support: float = typer.Option(0.1, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1]."),
+    min_count: Optional[int] = typer.Option(None, "--min-count", help="Minimum support as a number of transactions; replaces --support."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori, fpgrowth, or fpmax for maximal itemsets only."),
     top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
@@ -154,6 +161,6 @@ def itemsets(
 ) -> None:
     """Mine frequent itemsets and show the most frequent ones."""
     loaded = build_mining_config(
-        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter
+        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count
     )
     execute(loaded, _runs_dir(runs_dir), quiet)

@@ -193,16 +193,19 @@ def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dic
     return f"invalid value {_show(given)}: {message}", hint
 
 
-def support_hint(value: Any) -> str | None:
-    """Explain a support value given as a count or a percentage."""
+def support_hint(value: Any, count_option: str = "model.min_count: {count}") -> str | None:
+    """Explain a support value given as a count or a percentage.
+
+    ``count_option`` spells the count setting for where the value came from (config or flag).
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 1:
         return None
-    if float(value).is_integer() and value <= 100:
-        return (
-            f"support is a fraction of transactions in (0, 1]; if {value:g} is a percentage, "
-            f"use {value / 100:g}; if it is a count of transactions, divide it by the number of transactions"
-        )
-    return "support is a fraction of transactions in (0, 1]; divide a count by the number of transactions"
+    if float(value).is_integer():
+        count = f"if {value:g} is a number of transactions, use {count_option.format(count=f'{value:g}')}"
+        if value <= 100:
+            return f"support is a fraction in (0, 1]: if {value:g} is a percentage, use {value / 100:g}; {count}"
+        return f"support is a fraction in (0, 1]; {count}"
+    return "support is a fraction of transactions in (0, 1]"
 
 
 def _show(value: Any) -> str:

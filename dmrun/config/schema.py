@@ -132,12 +132,12 @@ class MLPConfig(StrictModel):
 
 class CNNConfig(StrictModel):
     type: Literal["cnn"]
-    input_shape: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = (
-        Field(
-            None,
-            description="Image shape as [channels, height, width]; each row's features are read in that order. "
-            "Built-in image datasets set it.",
-        )
+    input_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        min_length=3,
+        max_length=3,
+        description="Image shape as [channels, height, width]; each row's features are read in that order. "
+        "Built-in image datasets set it.",
     )
     channels: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: [32, 64], description="Output channels of each convolution block."
@@ -155,8 +155,10 @@ class RNNConfig(StrictModel):
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between stacked layers.")
     bidirectional: bool = Field(False, description="Read sequences in both directions (classification and regression).")
     window: int = Field(12, ge=1, description="Forecasting: past values used to predict the next one.")
-    sequence_shape: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = Field(
+    sequence_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
         None,
+        min_length=2,
+        max_length=2,
         description="Classification and regression: each row's features read as [steps, features per step]. "
         "Built-in image datasets set it (one image row per step).",
     )
@@ -211,6 +213,11 @@ class RulesConfig(StrictModel):
     min_support: float = Field(
         0.1, gt=0, le=1, description="Minimum support as a fraction of transactions, in (0, 1]."
     )
+    min_count: int | None = Field(
+        None,
+        ge=1,
+        description="Minimum support as a number of transactions; replaces `min_support` when set.",
+    )
     metric: RuleMetric = Field("confidence", description="Rule measure that `min_threshold` applies to.")
     min_threshold: float = Field(0.5, description="Minimum value of `metric` for a rule to be kept.")
     max_len: int | None = Field(None, ge=1, description="Maximum items in an itemset; unlimited when not set.")
@@ -224,6 +231,8 @@ class RulesConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_algorithm(self) -> RulesConfig:
+        if self.min_count is not None and "min_support" in self.model_fields_set:
+            raise ValueError("give `min_support` (a fraction) or `min_count` (a number of transactions), not both")
         if self.algorithm == "fpmax" and self.output == "rules":
             raise ValueError(
                 "algorithm 'fpmax' finds maximal itemsets only, and rules need the support of every subset; "
@@ -280,7 +289,8 @@ class ExperimentConfig(StrictModel):
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`.",
+        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`. "
+        "Defaults to the config file name.",
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed for Python, NumPy, torch and scikit-learn.")
     dataset: DatasetConfig = Field(..., description="Where the data comes from and how it is split.")

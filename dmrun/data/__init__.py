@@ -22,20 +22,47 @@ def load_dataset(config: DatasetConfig, base_dir: Path) -> Table | Baskets:
     """
     if config.name is not None:
         return load_builtin(config.name)
+    return read_file(resolve_file(config, base_dir), config)
+
+
+def check_reference(config: DatasetConfig, base_dir: Path) -> None:
+    """Check that the built-in dataset exists or the data file is present, without reading it.
+
+    Raises:
+        ConfigError: for an unknown built-in name or a missing file.
+    """
+    if config.name is not None:
+        builtin_entry(config.name)
+    else:
+        resolve_file(config, base_dir)
+
+
+def resolve_file(config: DatasetConfig, base_dir: Path) -> Path:
     path = Path(config.path).expanduser()
     if not path.is_absolute():
         path = base_dir / path
-    return read_file(path, config)
+    if not path.exists():
+        raise ConfigError(
+            f"dataset.path '{config.path}' not found (looked for {path})",
+            hint="paths in a config are relative to the config file's folder",
+        )
+    if path.is_dir():
+        raise ConfigError(f"dataset.path '{config.path}' is a folder, not a file")
+    return path
 
 
 def load_builtin(name: str) -> Table | Baskets:
+    return builtin_entry(name).loader()
+
+
+def builtin_entry(name: str):
     entry = BUILTIN_DATASETS.get(name)
     if entry is None:
         names = sorted(BUILTIN_DATASETS)
         close = difflib.get_close_matches(name, names, n=1)
         hint = (f"did you mean '{close[0]}'? " if close else "") + "built-in datasets: " + ", ".join(names)
         raise ConfigError(f"dataset.name: unknown built-in dataset '{name}'", hint=hint)
-    return entry.loader()
+    return entry
 
 
 def file_format(path: Path, config: DatasetConfig) -> str:
@@ -53,13 +80,6 @@ def file_format(path: Path, config: DatasetConfig) -> str:
 def read_file(path: Path, config: DatasetConfig) -> Table | Baskets:
     from dmrun.data import readers
 
-    if not path.exists():
-        raise ConfigError(
-            f"dataset.path '{config.path}' not found (looked for {path})",
-            hint="paths in a config are relative to the config file's folder",
-        )
-    if path.is_dir():
-        raise ConfigError(f"dataset.path '{config.path}' is a folder, not a file")
     kind = file_format(path, config)
     if kind == "basket":
         return readers.read_baskets(path, encoding=config.encoding, delimiter=config.delimiter)

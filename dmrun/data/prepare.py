@@ -112,7 +112,36 @@ def _base_summary(table: Table) -> dict[str, Any]:
     for key in ("fingerprint", "delimiter", "encoding"):
         if key in table.meta:
             summary[key] = table.meta[key]
+    for message in suspicious_markers(frame):
+        _warn(summary, message)
     return summary
+
+
+def _warn(summary: dict[str, Any], message: str) -> None:
+    """Record a data warning in the summary (data.json) and log it."""
+    summary["warnings"].append(message)
+    logger.warning("%s", message)
+
+
+SUSPICIOUS_MARKERS = {".", "-", "--", "_", "*", "?", "n/a", "N/A", "na", "none", "None", "NONE", "missing", "#N/A"}
+
+
+def suspicious_markers(frame) -> list[str]:
+    """Warn about text values that look like missing-value markers but were read as categories."""
+    import pandas as pd
+
+    warnings = []
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        values = set(frame[column].dropna().astype(str).unique())
+        for marker in sorted(values & SUSPICIOUS_MARKERS):
+            count = int((frame[column].astype(str) == marker).sum())
+            warnings.append(
+                f"column '{column}' has the value {marker!r} in {count} row(s); it looks like a missing-value "
+                f"marker: add it to dataset.missing_values if it means missing"
+            )
+    return warnings
 
 
 def encode_labels(values) -> tuple[Any, list[Any]]:
@@ -135,7 +164,7 @@ def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[
     indices = np.arange(n_rows)
     stratify = labels if (labels is not None and split.stratify and split.shuffle) else None
     if stratify is not None and np.bincount(stratify).min() < 2:
-        summary["warnings"].append("a class has fewer than 2 rows, so the split is not stratified")
+        _warn(summary, "a class has fewer than 2 rows, so the split is not stratified")
         stratify = None
 
     def cut(pool, size, strat):
@@ -146,7 +175,7 @@ def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[
         except ValueError as err:
             if strat is None:
                 raise DataError(f"cannot split {len(pool)} rows: {err}") from None
-            summary["warnings"].append(f"stratified split failed ({err}); rows were split without stratifying")
+            _warn(summary, f"stratified split failed ({err}); rows were split without stratifying")
             return train_test_split(pool, test_size=size, random_state=config.seed, shuffle=split.shuffle)
 
     rest, test = cut(indices, split.test_size, stratify)
@@ -205,6 +234,12 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         labels = numeric.to_numpy(dtype="float32")
 
     train, val, test = _split_indices(len(frame), labels if task == "classification" else None, config, summary)
+    if task == "classification":
+        absent = [str(classes[code]) for code in range(len(classes)) if code not in set(labels[train].tolist())]
+        if absent:
+            _warn(summary, 
+                f"class(es) {', '.join(absent)} have no rows in the training split, so the model cannot predict them"
+            )
     preprocessing = fit_preprocessing(config.preprocess, features.iloc[train])
     summary.update(
         target=target,
@@ -212,8 +247,6 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         features=preprocessing.output_columns,
         split={"train": len(train), "validation": len(val), "test": len(test)},
     )
-    for message in summary["warnings"]:
-        logger.warning("%s", message)
     return SupervisedData(
         task=task,
         X_train=preprocessing.transform(features.iloc[train]),
@@ -246,7 +279,7 @@ def prepare_clustering(table: Table, config: ExperimentConfig) -> ClusteringData
             labels, classes = encode_labels(labels_series)
             summary["label_mapping"] = {str(index): label for index, label in enumerate(classes)}
         else:
-            summary["warnings"].append(f"target '{target}' has missing values, so ARI and NMI are not computed")
+            _warn(summary, f"target '{target}' has missing values, so ARI and NMI are not computed")
     else:
         features = frame
     preprocessing = fit_preprocessing(config.preprocess, features)

@@ -34,6 +34,8 @@ class FittedPreprocessing:
         """Apply the fitted steps and return a float32 NumPy array."""
         import numpy as np
 
+        if len(frame) == 0:
+            return np.empty((0, len(self.output_columns)), dtype=np.float32)
         frame = _prepare_text_columns(frame[self.input_columns])
         if self.pipeline is not None:
             frame = self.pipeline.transform(frame)
@@ -147,6 +149,8 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
             frame = transformer.fit_transform(frame)
         except ValueError as err:
             raise DataError(f"preprocess[{index}] ({step.step}) failed on the training split: {err}") from None
+        # Imputing text and numbers together yields object columns; give numbers their dtype back.
+        frame = frame.infer_objects()
         fitted.append((f"{index}_{step.step}", transformer))
     check_model_ready(frame)
     pipeline = Pipeline(fitted) if fitted else None

@@ -48,6 +48,18 @@ def itemset_lower_bound(transactions: list[list[str]], min_count: int, max_len: 
     return sum(math.comb(size, length) for length in range(1, limit + 1)), size
 
 
+def effective_support(settings: RulesConfig, total: int) -> float:
+    """Return the support fraction, converting ``min_count`` when it is set."""
+    if settings.min_count is None:
+        return settings.min_support
+    if settings.min_count > total:
+        raise DataError(
+            f"min_count {settings.min_count} is larger than the number of transactions ({total})",
+            hint=f"use a count of at most {total}",
+        )
+    return settings.min_count / total
+
+
 def check_size(baskets: Baskets, settings: RulesConfig) -> int:
     """Reject a mining run whose itemset count is certain to exceed ``settings.max_itemsets``."""
     total = len(baskets.transactions)
@@ -148,6 +160,7 @@ def write_rules(context: TrainContext, rules) -> list[str]:
 def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> TrainResult:
     settings: RulesConfig = config.model
     n_transactions = len(data.transactions)
+    settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
     min_count = check_size(data, settings)
 
     context.reporter.status(f"encoding {n_transactions} transactions")
@@ -158,6 +171,7 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     metrics: dict[str, Any] = {
         "transactions": n_transactions,
         "distinct_items": int(onehot.shape[1]),
+        "min_support": settings.min_support,
         "min_count": min_count,
         "itemsets": int(len(itemsets)),
         "max_itemset_length": int(itemsets["length"].max()) if len(itemsets) else 0,

@@ -57,7 +57,8 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
     )
     metrics["feature_importances"] = {name: float(value) for name, value in importances}
 
-    class_names = [str(label) for label in data.classes] if classification else None
+    # The tree knows only the classes present in the training split, in code order.
+    class_names = [str(data.classes[code]) for code in model.classes_] if classification else None
     rules = export_text(model, feature_names=list(data.feature_names), class_names=class_names, show_weights=classification)
     write_atomic(context.artifacts / "tree.txt", rules)
     write_csv(context.artifacts / "feature_importances.csv", ["feature", "importance"], importances)
