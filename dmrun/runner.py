@@ -65,7 +65,7 @@ def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
         return dataset, {"source": dataset.source, **dataset.summary}
     if isinstance(dataset, Baskets):
         raise ConfigError(
-            f"model type '{model_type}' needs a table, but {dataset.source} holds baskets",
+            f"model type '{model_type}' needs a table, but {dataset.source} contains baskets",
             hint="use model type rules for basket data, or set dataset.format to csv or tsv",
         )
     assert isinstance(dataset, Table)

@@ -44,6 +44,12 @@ def _breast_cancer() -> Table:
     return _sklearn_table("load_breast_cancer", "builtin:breast_cancer (scikit-learn; UCI Breast Cancer Wisconsin Diagnostic)")
 
 
+def _diabetes() -> Table:
+    table = _sklearn_table("load_diabetes", "builtin:diabetes (scikit-learn; Efron et al. 2004, diabetes progression)")
+    table.task = "regression"
+    return table
+
+
 def _digits() -> Table:
     import sklearn.datasets
 
@@ -162,6 +168,9 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
         BuiltinDataset("wine", "table", "178 wines, 13 chemical measurements, 3 cultivars (classification)", _wine),
         BuiltinDataset(
             "breast_cancer", "table", "569 tumours, 30 cell-nucleus features, benign or malignant", _breast_cancer
+        ),
+        BuiltinDataset(
+            "diabetes", "table", "442 patients, 10 baseline measurements, disease progression after one year (regression)", _diabetes
         ),
         BuiltinDataset("digits", "table", "1,797 handwritten digits as 8x8 images, 10 classes", _digits),
         BuiltinDataset("mnist", "table", "5,000 MNIST handwritten digits as 28x28 images, 10 classes", _mnist),

@@ -89,7 +89,7 @@ def fit(config: ExperimentConfig, data: SupervisedData | SeriesData, context: Tr
 def make_windows(history: np.ndarray, values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Build (window, next value) pairs whose targets are ``values``.
 
-    ``history`` holds the values just before ``values``; its last ``window`` entries give the
+    ``history`` contains the values just before ``values``; its last ``window`` entries give the
     context of the first target, so no target ever sees its own or a later value.
     """
     joined = np.concatenate([history[-window:], values]) if len(history) else values

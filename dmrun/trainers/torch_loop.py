@@ -130,7 +130,9 @@ def train_network(
     """
     train = config.train
     device = resolve_device(train.device)
-    loss_name = train.loss if train.loss != "auto" else ("cross_entropy" if task == "classification" else "mse")
+    loss_name = train.loss
+    if loss_name == "auto":
+        loss_name = "cross_entropy" if task == "classification" else "mse"
     if (loss_name == "cross_entropy") != (task == "classification"):
         raise ConfigError(
             f"train.loss '{loss_name}' does not fit a {task} task",

@@ -57,7 +57,7 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
     )
     metrics["feature_importances"] = {name: float(value) for name, value in importances}
 
-    # The tree knows only the classes present in the training split, in code order.
+    # The tree has only the classes present in the training split, in code order.
     class_names = [str(data.classes[code]) for code in model.classes_] if classification else None
     rules = export_text(model, feature_names=list(data.feature_names), class_names=class_names, show_weights=classification)
     write_atomic(context.artifacts / "tree.txt", rules)
