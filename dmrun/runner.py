@@ -53,7 +53,11 @@ def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
     from dmrun.data.types import Baskets, Table
     from dmrun.errors import ConfigError
 
-    dataset = load_dataset(config.dataset, base_dir)
+    dataset_config = config.dataset
+    if kind == "baskets" and dataset_config.path is not None and dataset_config.format == "auto":
+        # Rule mining reads files as baskets unless the config names a table format.
+        dataset_config = dataset_config.model_copy(update={"format": "basket"})
+    dataset = load_dataset(dataset_config, base_dir)
     model_type = config.model.type
     if kind == "baskets":
         if not isinstance(dataset, Baskets):

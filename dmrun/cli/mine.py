@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import typing
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,6 +25,18 @@ def _check_fraction(flag: str, value: float | None, low_open: bool) -> None:
         interval = "(0, 1]" if low_open else "[0, 1]"
         hint = support_hint(value, "--min-count {count}") if flag == "--support" else None
         raise ConfigError(f"invalid value for {flag}: {value:g} is outside {interval}", hint=hint)
+
+
+RULE_ALGORITHMS = ("apriori", "fpgrowth")
+ITEMSET_ALGORITHMS = ("apriori", "fpgrowth", "fpmax")
+
+
+def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> None:
+    if value is None or value in choices:
+        return
+    close = difflib.get_close_matches(value, choices, n=1)
+    hint = (f"did you mean '{close[0]}'? " if close else "") + "expected one of: " + ", ".join(choices)
+    raise ConfigError(f"invalid value for {flag}: '{value}'", hint=hint)
 
 
 def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str]) -> tuple[dict[str, Any], str]:
@@ -69,6 +83,17 @@ def build_mining_config(
 
     from dmrun.config.schema import ExperimentConfig
 
+    from dmrun.config.schema import RuleMetric
+
+    measures = typing.get_args(RuleMetric)
+    if output_kind == "rules" and algorithm == "fpmax":
+        raise ConfigError(
+            "--algorithm fpmax finds maximal itemsets only, and rules need the support of every subset",
+            hint="use fpgrowth or apriori for rules, or `dmrun mine itemsets --algorithm fpmax`",
+        )
+    _check_choice("--algorithm", algorithm, RULE_ALGORITHMS if output_kind == "rules" else ITEMSET_ALGORITHMS)
+    _check_choice("--metric", metric, measures)
+    _check_choice("--sort-by", sort_by, measures)
     _check_fraction("--support", support, low_open=True)
     if min_count is not None and min_count < 1:
         raise ConfigError(f"invalid value for --min-count: {min_count}; it must be at least 1")

@@ -47,7 +47,7 @@ class DatasetConfig(StrictModel):
     format: Literal["auto", "csv", "tsv", "basket"] = Field(
         "auto",
         description="File format: csv/tsv tables or `basket` (one transaction per line). "
-        "`auto` infers it from the file name (.dat and .basket are baskets).",
+        "`auto` infers it from the file name (.dat and .basket are baskets); rule mining reads every file as baskets.",
     )
     target: str | None = Field(None, description="Target column: the label, regression value or series to forecast.")
     task: Literal["auto", "classification", "regression", "forecasting"] = Field(
