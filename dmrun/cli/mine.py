@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import typing
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 from dmrun.cli import _runs_dir, execute, handle_errors, mine_app, RUNS_DIR_HELP
 from dmrun.config.loading import LoadedConfig, support_hint
 from dmrun.errors import ConfigError
+from dmrun.suggest import closest_hint
 
 DEFAULT_BASKETS = "adult_baskets"
 METRICS = "support, confidence, lift, leverage, conviction, zhangs_metric, jaccard, certainty, kulczynski, representativity"
@@ -34,9 +34,7 @@ ITEMSET_ALGORITHMS = ("apriori", "fpgrowth", "fpmax")
 def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> None:
     if value is None or value in choices:
         return
-    close = difflib.get_close_matches(value, choices, n=1)
-    hint = (f"did you mean '{close[0]}'? " if close else "") + "expected one of: " + ", ".join(choices)
-    raise ConfigError(f"invalid value for {flag}: '{value}'", hint=hint)
+    raise ConfigError(f"invalid value for {flag}: '{value}'", hint=closest_hint(value, choices, "expected one of"))
 
 
 def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str]) -> tuple[dict[str, Any], str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import typing
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from dmrun.config.schema import ExperimentConfig
 from dmrun.config.yaml_source import YamlDocument, _caret, dotted_path, parse_yaml
 from dmrun.errors import ConfigError
+from dmrun.suggest import closest_hint
 
 MAX_CONFIG_BYTES = 1_000_000
 
@@ -214,13 +214,7 @@ def _show(value: Any) -> str:
 
 
 def _suggest(given: str, options: list[str], label: str) -> str | None:
-    if not options:
-        return None
-    close = difflib.get_close_matches(given, options, n=1, cutoff=0.6)
-    listing = ", ".join(options)
-    if close:
-        return f"did you mean '{close[0]}'? ({label}: {listing})"
-    return f"{label}: {listing}"
+    return closest_hint(given, options, label) if options else None
 
 
 def _allowed_keys(path: tuple[Any, ...], data: dict[str, Any]) -> list[str]:

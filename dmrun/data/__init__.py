@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from dmrun.config.schema import DatasetConfig
 from dmrun.data.builtin import BUILTIN_DATASETS
 from dmrun.data.types import Baskets, Table
 from dmrun.errors import ConfigError
+from dmrun.suggest import closest_hint
 
 BASKET_SUFFIXES = (".dat", ".basket", ".baskets")
 
@@ -58,9 +58,7 @@ def load_builtin(name: str) -> Table | Baskets:
 def builtin_entry(name: str):
     entry = BUILTIN_DATASETS.get(name)
     if entry is None:
-        names = sorted(BUILTIN_DATASETS)
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = (f"did you mean '{close[0]}'? " if close else "") + "built-in datasets: " + ", ".join(names)
+        hint = closest_hint(name, sorted(BUILTIN_DATASETS), "built-in datasets")
         raise ConfigError(f"dataset.name: unknown built-in dataset '{name}'", hint=hint)
     return entry
 

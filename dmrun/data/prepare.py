@@ -6,7 +6,6 @@ test splits, so no statistic of held-out rows leaks into training.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from dmrun.config.schema import ExperimentConfig
 from dmrun.data.types import Table
 from dmrun.errors import ConfigError, DataError
 from dmrun.preprocess import FittedPreprocessing, fit_preprocessing
+from dmrun.suggest import closest_hint
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def _require_target(table: Table, config: ExperimentConfig) -> str:
             hint="name the column to predict, for example `target: label`; columns: " + ", ".join(columns),
         )
     if target not in columns:
-        close = difflib.get_close_matches(target, columns, n=1)
-        hint = (f"did you mean '{close[0]}'? " if close else "") + "columns: " + ", ".join(columns)
+        hint = closest_hint(target, columns, "columns")
         raise DataError(f"dataset.target: column '{target}' not found in {table.source}", hint=hint)
     return target
 

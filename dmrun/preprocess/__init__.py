@@ -7,11 +7,11 @@ through exactly the same transformations.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 from dmrun.errors import DataError
+from dmrun.suggest import closest_hint
 
 STEPS: dict[str, str] = {
     "impute": "fill missing values (mean, median, most_frequent, constant)",
@@ -45,8 +45,7 @@ class FittedPreprocessing:
 def _check_columns(step_index: int, step_name: str, columns: list[str], available: list[str]) -> None:
     for column in columns:
         if column not in available:
-            close = difflib.get_close_matches(column, available, n=1)
-            hint = (f"did you mean '{close[0]}'? " if close else "") + "feature columns: " + ", ".join(available)
+            hint = closest_hint(column, available, "feature columns")
             raise DataError(f"preprocess[{step_index}] ({step_name}): column '{column}' not found", hint=hint)
 
 

@@ -5,12 +5,12 @@ Registry keys are the YAML ``model.type`` values. Listing the registry imports n
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
 from dmrun.errors import ConfigError
+from dmrun.suggest import closest_hint
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,7 @@ def get_entry(name: str) -> TrainerEntry:
     """Return the registry entry for ``name``, or raise a ``ConfigError`` with the closest match."""
     entry = TRAINERS.get(canonical_name(name))
     if entry is None:
-        names = sorted(TRAINERS)
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = (f"did you mean '{close[0]}'? " if close else "") + "algorithms: " + ", ".join(names)
-        raise ConfigError(f"unknown algorithm '{name}'", hint=hint)
+        raise ConfigError(f"unknown algorithm '{name}'", hint=closest_hint(name, sorted(TRAINERS), "algorithms"))
     return entry
 
 
