@@ -125,7 +125,8 @@ def _render_error(
     if position is not None:
         location += f":{position[0]}:{position[1]}"
         caret = "\n" + _caret(document.line_text(position[0]), position[1])
-    dotted = dotted_path(path)
+    # A missing key is reported on its parent section, which is where it has to be added.
+    dotted = dotted_path(path[:-1] if kind == "missing" else path)
     text = f"{location}: {dotted + ': ' if dotted else ''}{message}{caret}"
     if hint:
         text += f"\n    hint: {hint}"
@@ -183,7 +184,8 @@ def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dic
         return f"invalid value {_show(shown)}", hint
     if kind == "union_tag_not_found":
         discriminator = context.get("discriminator", "").strip("'")
-        return f"missing required key '{discriminator}'", None
+        options = _tag_values(path, discriminator)
+        return f"missing required key '{discriminator}'", (f"{discriminator}: " + ", ".join(options)) if options else None
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, "), None
     message = str(error["msg"]).replace("Input should", "should")
@@ -191,6 +193,15 @@ def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dic
     if kind == "bool_type" and isinstance(given, str):
         hint = "write true or false (YAML 1.2 reads yes, no, on and off as text)"
     return f"invalid value {_show(given)}: {message}", hint
+
+
+def _tag_values(path: tuple[Any, ...], discriminator: str) -> list[str]:
+    """List the values the discriminator ``type`` or ``step`` accepts at ``path``."""
+    from dmrun.config import schema
+
+    union = schema.PreprocessStep if discriminator == "step" else schema.ModelConfig
+    members = typing.get_args(typing.get_args(union)[0])
+    return [value for member in members for value in typing.get_args(member.model_fields[discriminator].annotation)]
 
 
 def support_hint(value: Any, count_option: str = "model.min_count: {count}") -> str | None:
