@@ -30,6 +30,22 @@ class RunInterrupted(BaseException):
         self.exit_code = exit_code
 
 
+class LoggingReporter:
+    """Forward progress to another reporter and write it to the run's log file."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+
+    def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
+        shown = " ".join(f"{key}={value:.6g}" for key, value in values.items() if key != "epoch")
+        lifecycle.info("epoch %d/%d %s", epoch, epochs, shown)
+        self.inner.epoch(epoch, epochs, values)
+
+    def status(self, message: str) -> None:
+        lifecycle.info("%s", message)
+        self.inner.status(message)
+
+
 @dataclass
 class RunOutcome:
     run: RunDir
@@ -100,7 +116,7 @@ def run_experiment(
     error, if any, is re-raised for the CLI to render.
     """
     config = loaded.config
-    reporter = reporter or SilentReporter()
+    reporter = LoggingReporter(reporter or SilentReporter())
     entry = get_entry(config.model.type)
     check_reference(config.dataset, loaded.base_dir)
     run = RunDir.create(runs_dir, config.name, config.seed, loaded.path)
