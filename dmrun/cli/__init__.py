@@ -36,6 +36,8 @@ app.add_typer(mine_app, name="mine")
 _state = {"verbose": False}
 
 RUNS_DIR_HELP = "Folder that receives the run folder. [env: DMRUN_RUNS_DIR]"
+JSON_HELP = "Print one JSON document on stdout (run folder, status, metrics) instead of tables."
+SET_HELP = "Override a config value, such as train.epochs=5 or model.hidden_sizes=[64,32]; repeatable."
 
 
 def _version(value: bool) -> None:
@@ -77,6 +79,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except DmrunError as err:
             output.print_error(err)
+            if _state.get("json"):
+                output.print_json(output.error_document(err, _state.get("run_dir")))
             raise typer.Exit(err.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -86,6 +90,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(err, RunInterrupted):
                 raise
             output.print_unexpected(err, _state["verbose"])
+            if _state.get("json"):
+                output.print_json(output.error_document(err, _state.get("run_dir")))
             raise typer.Exit(EXIT_RUN_FAILED) from None
 
     return wrapper
@@ -104,19 +110,26 @@ def _install_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def execute(loaded: Any, runs_dir: Path, quiet: bool) -> None:
+def execute(loaded: Any, runs_dir: Path, quiet: bool, as_json: bool = False) -> None:
     """Run a loaded config and print its summary; shared by ``train`` and ``mine``."""
     from dmrun.runner import RunInterrupted, run_experiment
 
     reporter = output.ConsoleReporter(quiet=quiet)
     created: list[Any] = []
+
+    def on_created(run: Any) -> None:
+        created.append(run)
+        _state["run_dir"] = str(run.path)
+
     _install_sigterm()
     try:
-        outcome = run_experiment(loaded, runs_dir, reporter, on_created=created.append)
+        outcome = run_experiment(loaded, runs_dir, reporter, on_created=on_created)
     except (KeyboardInterrupt, RunInterrupted) as err:
         reporter.close()
         code = err.exit_code if isinstance(err, RunInterrupted) else 130
         output.stderr.print("[yellow]interrupted[/]" + (f"; run folder: {created[0].path}" if created else ""))
+        if as_json:
+            output.print_json({"status": "interrupted", "exit_code": code, "run_dir": _state.get("run_dir")})
         raise typer.Exit(code) from None
     except DmrunError:
         reporter.close()
@@ -131,6 +144,9 @@ def execute(loaded: Any, runs_dir: Path, quiet: bool) -> None:
     reporter.close()
 
     result = outcome.result
+    if as_json:
+        output.print_json(output.run_document(outcome.run.record, outcome.run.path, result))
+        return
     output.print_metrics(result.metrics, title=f"{loaded.config.name}: {output.describe_config(loaded.config)}")
     if result.table is not None:
         header, rows = result.table
@@ -142,23 +158,29 @@ def execute(loaded: Any, runs_dir: Path, quiet: bool) -> None:
 @handle_errors
 def train(
     config: Path = typer.Argument(..., help="Experiment config (YAML)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Train and evaluate the model a config describes, into a new run folder."""
     from dmrun.config.loading import load_config
 
-    loaded = load_config(config)
-    execute(loaded, _runs_dir(runs_dir), quiet)
+    _state["json"] = as_json
+    loaded = load_config(config, overrides or [])
+    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
 
 @app.command()
 @handle_errors
-def validate(configs: list[Path] = typer.Argument(..., help="Config files to check.")) -> None:
+def validate(
+    configs: list[Path] = typer.Argument(..., help="Config files to check."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+) -> None:
     """Check configs and their dataset references without running them."""
     from dmrun.cli.inspect import validate_configs
 
-    failures = validate_configs(configs)
+    failures = validate_configs(configs, overrides or [])
     if failures:
         raise typer.Exit(2)
 

@@ -8,7 +8,7 @@ from dmrun.cli import output
 from dmrun.errors import DmrunError
 
 
-def validate_configs(paths: list[Path]) -> int:
+def validate_configs(paths: list[Path], overrides: list[str] | None = None) -> int:
     """Validate each config; print one line per valid file and every problem of the others."""
     from dmrun.config.loading import load_config
     from dmrun.data import check_reference
@@ -16,7 +16,7 @@ def validate_configs(paths: list[Path]) -> int:
     failures = 0
     for path in paths:
         try:
-            loaded = load_config(path)
+            loaded = load_config(path, overrides)
             check_reference(loaded.config.dataset, loaded.base_dir)
         except DmrunError as err:
             failures += 1

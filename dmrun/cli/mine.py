@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import typer
 
-from dmrun.cli import _runs_dir, execute, handle_errors, mine_app, RUNS_DIR_HELP
+from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, _state, execute, handle_errors, mine_app
 from dmrun.config.loading import LoadedConfig, support_hint
 from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
@@ -160,12 +160,14 @@ def rules(
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Mine association rules and show the top ones."""
+    _state["json"] = as_json
     loaded = build_mining_config(
         data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count
     )
-    execute(loaded, _runs_dir(runs_dir), quiet)
+    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
 
 @mine_app.command()
@@ -181,9 +183,11 @@ def itemsets(
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Mine frequent itemsets and show the most frequent ones."""
+    _state["json"] = as_json
     loaded = build_mining_config(
         data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count
     )
-    execute(loaded, _runs_dir(runs_dir), quiet)
+    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

@@ -21,6 +21,44 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def print_json(document: dict[str, Any]) -> None:
+    """Write one JSON document to stdout, bypassing rich so nothing is wrapped or styled."""
+    from dmrun.rundir import dumps_json
+
+    sys.stdout.write(dumps_json(document))
+    sys.stdout.flush()
+
+
+def run_document(record: dict[str, Any], path: Any, result: Any) -> dict[str, Any]:
+    """Describe a finished run for ``--json``: where it is, how it ended and its metrics."""
+    return {
+        "run_dir": str(path),
+        "id": record["id"],
+        "name": record["name"],
+        "status": record["status"],
+        "exit_code": record["exit_code"],
+        "duration_s": record["duration_s"],
+        "metrics": result.metrics,
+        "artifacts": result.artifacts,
+    }
+
+
+def error_document(error: BaseException, run_dir: str | None) -> dict[str, Any]:
+    """Describe a failure for ``--json``; ``run_dir`` is null when no run folder was created."""
+    details = getattr(error, "details", [])
+    return {
+        "run_dir": run_dir,
+        "status": "failed",
+        "exit_code": getattr(error, "exit_code", 1),
+        "error": {
+            "type": type(error).__name__,
+            "message": getattr(error, "message", str(error)),
+            "hint": getattr(error, "hint", None),
+            "details": details,
+        },
+    }
+
+
 def print_error(error: DmrunError) -> None:
     stderr.print(f"[bold red]error:[/] {_escape(error.message)}")
     if isinstance(error, ConfigError):

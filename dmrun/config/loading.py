@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from dmrun.config.overrides import apply_overrides
 from dmrun.config.schema import ExperimentConfig
 from dmrun.config.yaml_source import YamlDocument, _caret, dotted_path, parse_yaml
 from dmrun.errors import ConfigError
@@ -40,6 +41,7 @@ class LoadedConfig:
     config: ExperimentConfig
     path: Path | None
     base_dir: Path
+    overrides: list[str] = field(default_factory=list)
 
     def resolve_path(self, relative: str) -> Path:
         """Resolve a path from the config relative to the config file's folder."""
@@ -47,8 +49,8 @@ class LoadedConfig:
         return candidate if candidate.is_absolute() else (self.base_dir / candidate)
 
 
-def load_config(path: str | Path) -> LoadedConfig:
-    """Read, parse and validate one config file.
+def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
+    """Read, parse and validate one config file, after applying ``--set`` overrides.
 
     Raises:
         ConfigError: when the file is missing or unreadable, or the YAML or any value is invalid.
@@ -63,10 +65,11 @@ def load_config(path: str | Path) -> LoadedConfig:
             f"{path}: the config must be a mapping of sections (name, dataset, model, ...), "
             f"got {type(data).__name__}"
         )
+    applied = apply_overrides(document, overrides or [])
     if "name" not in data:
         data = {"name": default_name(path), **data}
     config = validate_data(data, document)
-    return LoadedConfig(config=config, path=path, base_dir=path.resolve().parent)
+    return LoadedConfig(config=config, path=path, base_dir=path.resolve().parent, overrides=applied)
 
 
 def default_name(path: Path) -> str:
@@ -122,7 +125,10 @@ def _render_error(
         position = document.positions.get(path[:-1]) if len(path) > 1 else None
     location = document.filename
     caret = ""
-    if position is not None:
+    option = document.override_for(path)
+    if option is not None:
+        location = f"--set {option}"
+    elif position is not None:
         location += f":{position[0]}:{position[1]}"
         caret = "\n" + _caret(document.line_text(position[0]), position[1])
     # A missing key is reported on its parent section, which is where it has to be added.

@@ -67,6 +67,15 @@ class YamlDocument:
     source: str
     filename: str
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    overrides: dict[Path, str] = field(default_factory=dict)
+
+    def override_for(self, path: Path) -> str | None:
+        """Return the ``--set`` option that set ``path`` or one of its parents, if any."""
+        for end in range(len(path), 0, -1):
+            found = self.overrides.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return None
 
     def position(self, path: Path) -> tuple[int, int] | None:
         """Return the 1-based (line, column) of the deepest known prefix of ``path``."""
