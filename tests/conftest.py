@@ -18,7 +18,7 @@ def _isolated_process_state(monkeypatch, tmp_path):
     """Keep runs out of the repository and undo the global state a CLI call leaves behind.
 
     The CLI installs a SIGTERM handler and a console log handler bound to the stream of the
-    call; both would otherwise outlive the test.
+    call. Both would otherwise outlive the test.
     """
     monkeypatch.setenv("DMRUN_RUNS_DIR", str(tmp_path / "default-runs"))
     monkeypatch.setenv("COLUMNS", "200")  # rich tables are not cut to 80 columns

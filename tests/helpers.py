@@ -17,7 +17,7 @@ EXAMPLE_CONFIGS = sorted(CONFIGS_DIR.glob("*.yaml"))
 
 @dataclass
 class CliResult:
-    """What one dmrun invocation returned; ``output`` is stdout and stderr together."""
+    """The exit code and streams of one dmrun invocation. ``output`` joins stdout and stderr."""
 
     exit_code: int
     stdout: str
@@ -82,7 +82,7 @@ def run_dmrun(*args: str | Path, cwd: Path, timeout: float = 120) -> CliResult:
 
 
 def train_config(config_path: Path, runs_dir: Path):
-    """Load a config and run it in-process; return the ``RunOutcome``."""
+    """Load a config, run it in-process and return the ``RunOutcome``."""
     from dmrun.config.loading import load_config
     from dmrun.runner import run_experiment
 

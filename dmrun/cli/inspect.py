@@ -20,7 +20,7 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None) -> i
             check_reference(loaded.config.dataset, loaded.base_dir)
         except DmrunError as err:
             failures += 1
-            if not err.message.startswith(str(path)):
+            if str(path) not in err.message:
                 err.message = f"{path}: {err.message}"
             output.print_error(err)
             continue

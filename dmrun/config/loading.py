@@ -120,6 +120,8 @@ def _render_error(
     path, node = _data_path(error["loc"], data)
     kind = error["type"]
     message, hint = _describe(error, path, node, data)
+    if kind == "union_tag_invalid":
+        path = path + (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
     position = document.position(path)
     if kind == "missing":
         position = document.positions.get(path[:-1]) if len(path) > 1 else None

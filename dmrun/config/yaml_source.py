@@ -197,15 +197,23 @@ class _Builder:
             return None
 
     def _build_mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
         self.loader.flatten_mapping(node)
+        # flatten_mapping puts the pairs merged in with `<<` first; an explicit key may override
+        # one of them, as YAML's merge key specification allows, but not another explicit key.
+        merged = len(node.value) - explicit
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[str] = set()
+        for position, (key_node, value_node) in enumerate(node.value):
             if not isinstance(key_node, yaml.ScalarNode):
                 self._problem(key_node, path, "a key must be a plain value, not a list or mapping")
                 continue
             key = self.loader.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
+            if key in from_merge:
+                from_merge.discard(key)
+                del result[key]
             if key in result:
                 first = self.document.positions.get(path + (key,))
                 where = f" (first defined on line {first[0]})" if first else ""
@@ -213,6 +221,8 @@ class _Builder:
                 continue
             self.document.positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.build(value_node, path + (key,))
+            if position < merged:
+                from_merge.add(key)
         return result
 
     def _problem(self, node: yaml.Node, path: Path, message: str) -> None:

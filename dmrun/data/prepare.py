@@ -195,6 +195,8 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         ConfigError: when no target is configured.
         DataError: for a missing target column, too few rows or features that are not model-ready.
     """
+    import pandas as pd
+
     target = _require_target(table, config)
     summary = _base_summary(table)
     frame = table.frame
@@ -214,15 +216,17 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
     features = frame.drop(columns=[target])
     classes = None
     if task == "classification":
-        labels, classes = encode_labels(frame[target])
+        target_values = frame[target]
+        if pd.api.types.is_float_dtype(target_values) and bool((target_values == target_values.round()).all()):
+            # An empty target cell made pandas read integer labels as floats; they are integers.
+            target_values = target_values.astype("int64")
+        labels, classes = encode_labels(target_values)
         summary["label_mapping"] = {str(index): label for index, label in enumerate(classes)}
         counts = {str(label): int((labels == index).sum()) for index, label in enumerate(classes)}
         summary["class_balance"] = counts
         if len(classes) < 2:
             raise DataError(f"target '{target}' has a single class ({classes[0]!r}); classification needs two or more")
     else:
-        import pandas as pd
-
         numeric = pd.to_numeric(frame[target], errors="coerce")
         if numeric.isna().any():
             bad = frame[target][numeric.isna()].iloc[0]

@@ -52,11 +52,11 @@ def decode(raw: bytes, encoding: str, path: Path) -> str:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
-        hint = "set dataset.encoding to the file's encoding"
+        hint = "set the file's encoding: dataset.encoding in a config, --encoding on the command line"
         if codec.name == "utf-8":
             hint = (
-                "files saved by Excel on Chinese Windows are often GBK: set dataset.encoding: gbk; "
-                "other common choices are cp1252 and latin-1"
+                "files saved by Excel on Chinese Windows are often GBK: set dataset.encoding: gbk in a config "
+                "or --encoding gbk on the command line; other common choices are cp1252 and latin-1"
             )
         raise DataError(
             f"{path.name} is not {codec.name.upper()} (byte 0x{raw[err.start]:02x} at offset {err.start})",
@@ -103,7 +103,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
-            na_values=config.missing_values,
+            na_values=[*config.missing_values, ""],
             keep_default_na=False,
             skipinitialspace=True,
         )

@@ -89,7 +89,7 @@ def test_every_trainer_has_a_case():
 
 @pytest.fixture(scope="module", params=sorted(TRAINERS))
 def twin_runs(request, tmp_path_factory) -> tuple[str, Path, Path]:
-    """Run one trainer twice with the same seed; return its name and both run folders."""
+    """Run one trainer twice with the same seed and return its name and both run folders."""
     name = request.param
     folder = tmp_path_factory.mktemp(f"contract-{name}")
     (folder / "baskets.csv").write_text(BASKETS, encoding="utf-8")

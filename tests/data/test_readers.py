@@ -1,0 +1,213 @@
+"""Reading tables from files: labels, text features, missing markers, encodings, shapes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from helpers import read_json, run_folder_from_stdout, train_config
+
+
+def labelled_rows(labels: list, rows: int = 60) -> list[list]:
+    """Three well-separated classes in two numeric features, labelled with ``labels``."""
+    return [[index % 3 + (index % 7) / 10, -(index % 3) + (index % 5) / 10, labels[index % 3]] for index in range(rows)]
+
+
+def write_table(path: Path, header: list[str], rows: list[list], delimiter: str = ",", encoding: str = "utf-8") -> Path:
+    lines = [delimiter.join(header)] + [delimiter.join(str(cell) for cell in row) for row in rows]
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def mlp_config(data: str, target: str, preprocess: str = "", dataset: str = "") -> str:
+    """Build a small MLP config. ``preprocess`` is a YAML flow list, ``dataset`` adds flow-map entries."""
+    return (
+        f"name: table\ndataset: {{path: {data}, target: {target}{', ' + dataset if dataset else ''}}}\n"
+        + (f"preprocess: {preprocess}\n" if preprocess else "")
+        + "model: {type: mlp, hidden_sizes: [8]}\ntrain: {epochs: 2}\n"
+    )
+
+
+MARKERS = "missing_values: ['NA', '.']"
+IMPUTE_ONEHOT = "[{step: impute, strategy: most_frequent}, {step: onehot}]"
+
+
+def column_summary(run: Path) -> dict[str, dict]:
+    """data.json's column entries by column name."""
+    return {column["name"]: column for column in read_json(run / "data.json")["columns"]}
+
+
+def train_cli(cli, config: Path, runs_dir: Path):
+    return cli("train", config, "--runs-dir", runs_dir, "--quiet")
+
+
+# --- class labels --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels", [[1, 2, 3], [-1, 0, 1], ["low", "mid", "high"]], ids=["one-based", "negative", "text"]
+)
+def test_label_mapping_keeps_originals(tmp_path, write_config, labels):
+    write_table(tmp_path / "labels.csv", ["x1", "x2", "y"], labelled_rows(labels))
+    run = train_config(write_config(mlp_config("labels.csv", "y")), tmp_path / "runs").run.path
+    mapping = read_json(run / "data.json")["label_mapping"]
+    assert sorted(mapping.values(), key=str) == sorted(labels, key=str)
+    assert list(mapping) == ["0", "1", "2"]
+    assert mapping == {str(code): label for code, label in enumerate(sorted(labels))}
+    assert [repr(label) for label in mapping.values()] == [repr(label) for label in sorted(labels)]  # 1, not 1.0
+
+
+@pytest.mark.parametrize(
+    "labels", [[1, 2, 3], [-1, 0, 1], ["low", "mid", "high"]], ids=["one-based", "negative", "text"]
+)
+def test_confusion_matrix_uses_originals(tmp_path, write_config, labels):
+    write_table(tmp_path / "labels.csv", ["x1", "x2", "y"], labelled_rows(labels))
+    run = train_config(write_config(mlp_config("labels.csv", "y")), tmp_path / "runs").run.path
+    with open(run / "artifacts" / "confusion_matrix.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    expected = [str(label) for label in sorted(labels)]
+    assert rows[0][1:] == expected
+    assert [row[0] for row in rows[1:]] == expected
+
+
+def test_integer_labels_survive_gaps(tmp_path, write_config):
+    rows = labelled_rows([1, 2, 3])
+    rows[5][2] = ""
+    write_table(tmp_path / "gap.csv", ["x1", "x2", "y"], rows)
+    config = write_config("name: gap\ndataset: {path: gap.csv, target: y}\nmodel: {type: tree}\n")
+    run = train_config(config, tmp_path / "runs").run.path
+    summary = read_json(run / "data.json")
+    with open(run / "artifacts" / "confusion_matrix.csv", newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream))
+    assert summary["rows_dropped"] == {"missing target": 1}
+    assert [repr(label) for label in summary["label_mapping"].values()] == ["1", "2", "3"]  # 1, not 1.0
+    assert header[1:] == ["1", "2", "3"]
+
+
+# --- text features and missing values ----------------------------------------------------------
+
+
+def text_feature_rows() -> list[list]:
+    colours = ["red", "blue", "NA", "green"]
+    shapes = ["round", ".", "square"]
+    return [[index % 7, colours[index % 4], shapes[index % 3], "yes" if index % 2 else "no"] for index in range(40)]
+
+
+def test_text_features_need_onehot(cli, tmp_path, write_config):
+    write_table(tmp_path / "shop.csv", ["size", "colour", "shape", "bought"], text_feature_rows())
+    config = write_config("name: text\ndataset: {path: shop.csv, target: bought}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3, result.output
+    assert "feature columns are not numeric: colour, shape" in result.stderr
+    assert "onehot" in result.stderr
+
+
+def test_impute_and_onehot_train(tmp_path, write_config):
+    write_table(tmp_path / "shop.csv", ["size", "colour", "shape", "bought"], text_feature_rows())
+    config = write_config(mlp_config("shop.csv", "bought", IMPUTE_ONEHOT, MARKERS))
+    outcome = train_config(config, tmp_path / "runs")
+    summary = read_json(outcome.run.path / "data.json")
+    assert read_json(outcome.run.path / "run.json")["status"] == "completed"
+    assert "colour_blue" in summary["features"]
+    assert "colour_NA" not in summary["features"]
+    assert "shape_." not in summary["features"]
+
+
+def test_declared_markers_are_missing(tmp_path, write_config):
+    write_table(tmp_path / "shop.csv", ["size", "colour", "shape", "bought"], text_feature_rows())
+    config = write_config(mlp_config("shop.csv", "bought", IMPUTE_ONEHOT, MARKERS))
+    columns = column_summary(train_config(config, tmp_path / "runs").run.path)
+    assert columns["colour"]["missing"] == 10
+    assert columns["shape"]["missing"] == 13
+    assert columns["size"]["missing"] == 0
+
+
+def test_empty_cells_stay_missing(tmp_path, write_config):
+    (tmp_path / "gaps.csv").write_text("a,b,y\n1,,x\n2,3,z\n,4,x\n5,6,z\n7,8,x\n9,1,z\n", encoding="utf-8")
+    config = write_config(mlp_config("gaps.csv", "y", "[{step: impute, strategy: median}]", MARKERS))
+    columns = column_summary(train_config(config, tmp_path / "runs").run.path)
+    assert columns["a"]["missing"] == 1
+    assert columns["b"]["missing"] == 1
+
+
+# --- file formats and encodings ------------------------------------------------------------------
+
+
+def test_bom_and_quoted_header(tmp_path, write_config):
+    rows = labelled_rows(["a", "b", "c"])
+    text = '"x1",x2,y\n' + "".join(f"{x1},{x2},{y}\n" for x1, x2, y in rows)
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    config = write_config("name: bom\ndataset: {path: bom.csv, target: y}\nmodel: {type: tree}\n")
+    summary = read_json(train_config(config, tmp_path / "runs").run.path / "data.json")
+    assert [column["name"] for column in summary["columns"]] == ["x1", "x2", "y"]
+    assert summary["features"] == ["x1", "x2"]
+
+
+def test_semicolon_delimiter_detected(tmp_path, write_config):
+    write_table(tmp_path / "semi.csv", ["x1", "x2", "y"], labelled_rows(["a", "b", "c"]), delimiter=";")
+    config = write_config("name: semi\ndataset: {path: semi.csv, target: y}\nmodel: {type: tree}\n")
+    summary = read_json(train_config(config, tmp_path / "runs").run.path / "data.json")
+    assert summary["delimiter"] == ";"
+    assert [column["name"] for column in summary["columns"]] == ["x1", "x2", "y"]
+
+
+def write_gbk_table(folder: Path) -> Path:
+    return write_table(folder / "gbk.csv", ["长度", "宽度", "类别"], labelled_rows(["甲", "乙", "丙"]), encoding="gbk")
+
+
+def test_gbk_table_trains_tree(cli, tmp_path, write_config):
+    write_gbk_table(tmp_path)
+    config = write_config("name: gbk\ndataset:\n  path: gbk.csv\n  target: 类别\n  encoding: gbk\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    summary = read_json(run_folder_from_stdout(result.stdout) / "data.json")
+    assert summary["target"] == "类别"
+    assert set(summary["label_mapping"].values()) == {"甲", "乙", "丙"}
+
+
+def test_gbk_table_needs_encoding(cli, tmp_path, write_config):
+    write_gbk_table(tmp_path)
+    config = write_config("name: gbk\ndataset:\n  path: gbk.csv\n  target: 类别\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3, result.output
+    assert "is not UTF-8" in result.stderr
+    assert "gbk" in result.stderr
+
+
+# --- shapes and sizes ------------------------------------------------------------------------------
+
+
+def test_cnn_shape_mismatch_named(cli, tmp_path, write_config):
+    rows = [[(index * pixel) % 17 for pixel in range(64)] + [index % 2] for index in range(30)]
+    write_table(tmp_path / "pixels.csv", [f"p{pixel}" for pixel in range(64)] + ["label"], rows)
+    config = write_config(
+        "name: shape\ndataset: {path: pixels.csv, target: label}\n"
+        "model: {type: cnn, input_shape: [1, 28, 28]}\ntrain: {epochs: 1}\n"
+    )
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 2, result.output
+    assert "784" in result.stderr
+    assert "has 64" in result.stderr
+
+
+def test_kmeans_more_clusters_than_rows(cli, tmp_path, write_config):
+    write_table(tmp_path / "four.csv", ["a", "b"], [[index, index * 2] for index in range(4)])
+    config = write_config("name: few\ndataset: {path: four.csv}\nmodel: {type: kmeans, n_clusters: 5}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3, result.output
+    assert "n_clusters=5" in result.stderr
+    assert "4 rows" in result.stderr
+
+
+def test_kmeans_few_distinct_points(tmp_path, write_config):
+    points = [[0, 0], [5, 5], [10, 0]]
+    write_table(tmp_path / "twelve.csv", ["a", "b"], [points[index % 3] for index in range(12)])
+    config = write_config("name: dups\ndataset: {path: twelve.csv}\nmodel: {type: kmeans, n_clusters: 5, n_init: 2}\n")
+    run = train_config(config, tmp_path / "runs").run.path
+    metrics = read_json(run / "metrics.json")
+    assert read_json(run / "run.json")["status"] == "completed"
+    assert metrics["distinct_points"] == 3
+    assert any("3 distinct points" in warning for warning in metrics["warnings"])
+    assert sum(metrics["cluster_sizes"]) == 12

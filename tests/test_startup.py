@@ -1,0 +1,65 @@
+"""``validate``, ``list`` and ``--help`` must not import the heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from helpers import EXAMPLE_CONFIGS, REPO_ROOT
+
+HEAVY = ["torch", "sklearn", "pandas", "mlxtend", "matplotlib"]
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from typer.testing import CliRunner
+    from dmrun.cli import app
+
+    runner = CliRunner()
+    codes = [
+        runner.invoke(app, ["--help"]).exit_code,
+        runner.invoke(app, ["list"]).exit_code,
+        runner.invoke(app, ["validate", *sys.argv[1:]]).exit_code,
+    ]
+    heavy = sorted(name for name in {heavy} if name in sys.modules)
+    print(json.dumps({{"codes": codes, "heavy": heavy}}))
+    """
+).format(heavy=HEAVY)
+
+
+def run_probe(*configs, prelude: str = "") -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-c", prelude + PROBE, *map(str, configs)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_light_commands_import_nothing_heavy(tmp_path):
+    data = tmp_path / "table.csv"
+    data.write_text("a,y\n1,x\n", encoding="utf-8")
+    file_config = tmp_path / "file.yaml"
+    file_config.write_text("dataset: {path: table.csv, target: y}\nmodel: {type: tree}\n", encoding="utf-8")
+    report = run_probe(*EXAMPLE_CONFIGS, file_config)
+    assert report["codes"] == [0, 0, 0]
+    assert report["heavy"] == []
+
+
+def test_failed_validate_imports_nothing_heavy(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("dataset: {name: iris}\nmodel: {type: mlp, dropout: 3}\n", encoding="utf-8")
+    report = run_probe(broken)
+    assert report["codes"] == [0, 0, 2]
+    assert report["heavy"] == []
+
+
+def test_probe_sees_heavy_imports():
+    """A control run: the probe must report a heavy module that is imported."""
+    report = run_probe(*EXAMPLE_CONFIGS[:1], prelude="import pandas\n")
+    assert report["heavy"] == ["pandas"]

@@ -1,0 +1,286 @@
+"""Rule mining: results equal a direct mlxtend call, file formats, option checks, basket reading."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+from helpers import (
+    itemsets_from_run,
+    mlxtend_itemsets,
+    mlxtend_rules,
+    read_json,
+    run_folder_from_stdout,
+    run_folders,
+)
+
+TRANSACTIONS = [
+    ["milk", "bread"],
+    ["milk", "bread", "eggs"],
+    ["bread", "eggs"],
+    ["milk", "bread", "butter"],
+    ["beer", "chips"],
+    ["milk", "eggs"],
+    ["beer", "chips", "bread"],
+    ["milk", "bread", "eggs", "butter"],
+]
+MEASURES = ["support", "confidence", "lift", "leverage", "conviction"]
+
+
+def write_baskets(folder: Path, transactions: list[list[str]], name: str = "baskets.csv") -> Path:
+    path = folder / name
+    path.write_text("".join(",".join(basket) + "\n" for basket in transactions), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mine(cli, tmp_path):
+    """Run ``dmrun mine KIND DATA ARGS`` into tmp_path/runs and return the result and its run folder."""
+
+    def run(kind: str, data: Path, *args: str):
+        result = cli("mine", kind, data, *args, "--runs-dir", tmp_path / "runs", "--quiet")
+        folder = run_folder_from_stdout(result.stdout) if result.exit_code == 0 else None
+        return result, folder
+
+    return run
+
+
+@pytest.fixture
+def basket_run(mine, tmp_path) -> Path:
+    result, folder = mine("rules", write_baskets(tmp_path, TRANSACTIONS), "--support", "0.25", "--confidence", "0.5")
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+# --- agreement with mlxtend ------------------------------------------------------------------
+
+
+def test_itemset_supports_match_mlxtend(basket_run):
+    assert itemsets_from_run(basket_run) == mlxtend_itemsets(TRANSACTIONS, 0.25)
+
+
+def test_rule_set_matches_mlxtend(basket_run):
+    rules = read_json(basket_run / "artifacts" / "rules.json")
+    found = {(frozenset(rule["antecedents"]), frozenset(rule["consequents"])) for rule in rules}
+    assert found == set(mlxtend_rules(TRANSACTIONS, 0.25, 0.5))
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+def test_rule_measure_matches_mlxtend(basket_run, measure):
+    expected = mlxtend_rules(TRANSACTIONS, 0.25, 0.5)
+    for rule in read_json(basket_run / "artifacts" / "rules.json"):
+        reference = float(expected[frozenset(rule["antecedents"]), frozenset(rule["consequents"])][measure])
+        if math.isinf(reference):
+            assert rule[measure] is None
+        else:
+            assert rule[measure] == reference
+
+
+def test_apriori_equals_fpgrowth(mine, tmp_path):
+    data = write_baskets(tmp_path, TRANSACTIONS)
+    _, by_fpgrowth = mine("itemsets", data, "--support", "0.2", "--algorithm", "fpgrowth")
+    _, by_apriori = mine("itemsets", data, "--support", "0.2", "--algorithm", "apriori")
+    assert itemsets_from_run(by_apriori) == itemsets_from_run(by_fpgrowth)
+    assert itemsets_from_run(by_apriori) == mlxtend_itemsets(TRANSACTIONS, 0.2, "apriori")
+
+
+# --- file formats ------------------------------------------------------------------------------
+
+
+def test_json_itemsets_are_lists(basket_run):
+    rules = read_json(basket_run / "artifacts" / "rules.json")
+    assert rules
+    assert all(isinstance(rule["antecedents"], list) for rule in rules)
+    assert all(isinstance(rule["consequents"], list) for rule in rules)
+    assert all(isinstance(record["itemset"], list) for record in read_json(basket_run / "artifacts" / "itemsets.json"))
+
+
+def test_csv_itemsets_are_pipe_joined(basket_run):
+    with open(basket_run / "artifacts" / "rules.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    json_rules = read_json(basket_run / "artifacts" / "rules.json")
+    assert [row["antecedents"] for row in rows] == ["|".join(rule["antecedents"]) for rule in json_rules]
+    assert [row["consequents"] for row in rows] == ["|".join(rule["consequents"]) for rule in json_rules]
+    assert any("|" in row["antecedents"] for row in rows)
+
+
+def test_no_set_repr_in_files(basket_run):
+    written = [path for path in basket_run.rglob("*") if path.suffix in (".json", ".csv", ".yaml", ".txt")]
+    assert len(written) >= 8
+    for path in written:
+        assert "frozenset(" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_infinite_conviction_is_null(mine, tmp_path):
+    data = write_baskets(tmp_path, [["a", "b"], ["a", "b"], ["c"]])
+    result, folder = mine("rules", data, "--support", "0.5", "--confidence", "1")
+    assert result.exit_code == 0, result.output
+    rules = read_json(folder / "artifacts" / "rules.json")
+    assert [rule["confidence"] for rule in rules] == [1.0, 1.0]
+    assert [rule["conviction"] for rule in rules] == [None, None]
+    with open(folder / "artifacts" / "rules.csv", newline="", encoding="utf-8") as stream:
+        assert [row["conviction"] for row in csv.DictReader(stream)] == ["inf", "inf"]
+
+
+# --- option checks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("3", "3"), ("0", "0"), ("-0.1", "-0.1"), ("60", "60"), ("1.5", "1.5")]
+)
+def test_bad_support_exits_before_reading(cli, tmp_path, value, shown):
+    undecodable = tmp_path / "gbk.csv"
+    undecodable.write_bytes("牛奶,面包\n".encode("gbk"))  # reading it would fail with exit 3
+    result = cli("mine", "rules", undecodable, f"--support={value}", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2, result.output
+    assert f"invalid value for --support: {shown} is outside (0, 1]" in result.stderr
+    assert run_folders(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize("value", ["3", "60"])
+def test_whole_support_hints_percentage(cli, value):
+    result = cli("mine", "rules", f"--support={value}")
+    hint = result.stderr.split("hint:", 1)[-1]
+    assert result.exit_code == 2
+    assert "hint:" in result.stderr
+    assert f"if {value} is a percentage, use {int(value) / 100:g}" in hint
+    assert "transactions" in hint
+
+
+def test_fpmax_rules_rejected(mine, tmp_path):
+    result, _ = mine("rules", write_baskets(tmp_path, TRANSACTIONS), "--algorithm", "fpmax")
+    assert result.exit_code == 2
+    assert "fpmax" in result.stderr
+    assert "mine itemsets" in result.stderr
+    assert "--rules" not in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_fpmax_itemsets_are_maximal(mine, tmp_path):
+    result, folder = mine("itemsets", write_baskets(tmp_path, TRANSACTIONS), "--support", "0.25", "--algorithm", "fpmax")
+    assert result.exit_code == 0, result.output
+    found = itemsets_from_run(folder)
+    assert found == mlxtend_itemsets(TRANSACTIONS, 0.25, "fpmax")
+    assert not any(small < large for small in found for large in found)
+
+
+def test_min_count_matches_fraction(mine, tmp_path):
+    result, folder = mine("itemsets", write_baskets(tmp_path, TRANSACTIONS), "--min-count", "3")
+    assert result.exit_code == 0, result.output
+    assert itemsets_from_run(folder) == mlxtend_itemsets(TRANSACTIONS, 3 / len(TRANSACTIONS))
+    assert read_json(folder / "metrics.json")["min_count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("count", "exit_code", "message"),
+    [("0", 2, "--min-count: 0"), ("9", 3, "min_count 9 is larger than the number of transactions (8)")],
+)
+def test_bad_min_count_rejected(mine, tmp_path, count, exit_code, message):
+    result, _ = mine("itemsets", write_baskets(tmp_path, TRANSACTIONS), "--min-count", count)
+    assert result.exit_code == exit_code, result.output
+    assert message in result.stderr
+
+
+# --- reading basket files -----------------------------------------------------------------------
+
+
+def test_messy_baskets_read_clean(mine, tmp_path):
+    data = tmp_path / "messy.csv"
+    data.write_bytes(b"\xef\xbb\xbfmilk, bread ,\r\n\r\nbread,bread,eggs,,\r\n  milk ,eggs\r\n\r\n")
+    result, folder = mine("itemsets", data, "--support", "0.3")
+    assert result.exit_code == 0, result.output
+    items = set().union(*itemsets_from_run(folder))
+    assert items == {"milk", "bread", "eggs"}
+    text = (folder / "artifacts" / "itemsets.json").read_text(encoding="utf-8")
+    assert "\ufeff" not in text
+    assert "nan" not in text.lower()
+
+
+def test_messy_basket_counts_recorded(mine, tmp_path):
+    data = tmp_path / "messy.csv"
+    data.write_bytes(b"\xef\xbb\xbfmilk, bread ,\r\n\r\nbread,bread,eggs,,\r\n  milk ,eggs\r\n\r\n")
+    _, folder = mine("itemsets", data, "--support", "0.3")
+    summary = read_json(folder / "data.json")
+    assert summary["transactions"] == 3
+    assert summary["distinct_items"] == 3
+    assert summary["empty_baskets_dropped"] == 2
+    assert summary["blank_items_dropped"] == 3
+    assert summary["items_trimmed"] == 2
+    assert summary["duplicate_items_collapsed"] == 1
+
+
+def test_fimi_lines_split_on_whitespace(mine, tmp_path):
+    data = tmp_path / "numbers.dat"
+    data.write_text("1 2 3 \n2 3 \n1 3\t\n", encoding="utf-8")
+    result, folder = mine("itemsets", data, "--support", "0.5")
+    assert result.exit_code == 0, result.output
+    assert itemsets_from_run(folder) == mlxtend_itemsets([["1", "2", "3"], ["2", "3"], ["1", "3"]], 0.5)
+    assert read_json(folder / "data.json")["delimiter"] == "whitespace"
+
+
+CHINESE = [["牛奶", "面包"], ["牛奶", "鸡蛋"], ["面包", "牛奶"]]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_chinese_items_read(mine, tmp_path, encoding):
+    data = tmp_path / f"zh-{encoding}.csv"
+    data.write_bytes("".join(",".join(basket) + "\n" for basket in CHINESE).encode(encoding))
+    result, folder = mine("itemsets", data, "--support", "0.3", "--encoding", encoding)
+    assert result.exit_code == 0, result.output
+    assert itemsets_from_run(folder) == mlxtend_itemsets(CHINESE, 0.3)
+    assert "牛奶" in result.stdout
+
+
+def test_gbk_without_encoding_fails(mine, tmp_path):
+    raw = "".join(",".join(basket) + "\n" for basket in CHINESE).encode("gbk")
+    (tmp_path / "zh.csv").write_bytes(raw)
+    with pytest.raises(UnicodeDecodeError) as reference:
+        raw.decode("utf-8")
+    result, _ = mine("itemsets", tmp_path / "zh.csv", "--support", "0.3")
+    assert result.exit_code == 3, result.output
+    assert f"at offset {reference.value.start}" in result.stderr
+    assert "gbk" in result.stderr
+    assert "Traceback" not in result.output
+
+
+# --- the pre-flight size guard ----------------------------------------------------------------------
+
+
+def long_basket_file(folder: Path) -> Path:
+    return write_baskets(folder, [[f"item{index}" for index in range(30)], ["item0", "item1"], ["item2"]])
+
+
+def test_huge_mining_refused_early(mine, tmp_path):
+    result, _ = mine("rules", long_basket_file(tmp_path), "--support", "0.0001")
+    assert result.exit_code == 3, result.output
+    assert "at least 1.07e+09 itemsets" in result.stderr
+    assert "--max-len" in result.stderr
+
+
+def test_max_len_lets_mining_run(mine, tmp_path):
+    result, folder = mine("rules", long_basket_file(tmp_path), "--support", "0.0001", "--max-len", "2")
+    metrics = read_json(folder / "metrics.json") if folder else {}
+    assert result.exit_code == 0, result.output
+    assert metrics["itemsets"] == 30 + math.comb(30, 2)
+    assert metrics["max_itemset_length"] == 2
+
+
+# --- configs --------------------------------------------------------------------------------------
+
+
+def test_rules_config_rejects_preprocess(cli, write_config, tmp_path):
+    write_baskets(tmp_path, TRANSACTIONS)
+    path = write_config("dataset: {path: baskets.csv, format: basket}\npreprocess: [{step: scale}]\nmodel: {type: rules}\n")
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert "remove the `preprocess` steps" in result.stderr
+
+
+def test_rules_need_basket_data(cli, write_config, tmp_path):
+    path = write_config("name: table-rules\ndataset: {name: iris}\nmodel: {type: rules}\n")
+    result = cli("train", path, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert "needs basket data" in result.stderr
