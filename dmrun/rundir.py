@@ -231,3 +231,76 @@ class RunDir:
         if error is not None:
             self.record["error"] = {"type": type(error).__name__, "message": getattr(error, "message", str(error))}
         self.write_record()
+
+
+# --- reading run folders ----------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """Return a run folder's record, with ``status`` ``crashed`` for a dead ``running`` process.
+
+    A run whose process was killed (SIGKILL, power loss) never rewrites its record; when the
+    record says ``running`` on this host and its pid no longer exists, the run is reported as
+    crashed. Returns ``None`` for a folder without a readable ``run.json``.
+    """
+    try:
+        record = json.loads((path / RUN_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    record["path"] = str(path)
+    same_host = record.get("host") == socket.gethostname()
+    pid = record.get("pid")
+    if record.get("status") == "running" and same_host and isinstance(pid, int) and not _pid_alive(pid):
+        record["status"] = "crashed"
+    return record
+
+
+def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
+    """Return the records of every run folder under ``runs_dir``, oldest first."""
+    if not runs_dir.is_dir():
+        return []
+    records = []
+    for child in sorted(runs_dir.iterdir()):
+        if child.is_dir():
+            record = read_record(child)
+            if record is not None:
+                records.append(record)
+    return sorted(records, key=lambda record: (str(record.get("started")), record["path"]))
+
+
+def resolve_run(reference: str, runs_dir: Path) -> Path:
+    """Find a run by folder path, by a unique prefix of its id, or as ``latest``.
+
+    Raises:
+        RunDirError: when nothing or more than one run matches.
+    """
+    candidate = Path(reference)
+    if (candidate / RUN_RECORD).is_file():
+        return candidate
+    records = list_runs(runs_dir)
+    if reference == "latest":
+        if not records:
+            raise RunDirError(f"no runs found under {runs_dir}", hint="pass --runs-dir to look elsewhere")
+        return Path(records[-1]["path"])
+    matches = [record for record in records if str(record.get("id", "")).startswith(reference)]
+    if not matches:
+        raise RunDirError(
+            f"no run matches '{reference}' under {runs_dir}",
+            hint="give a run folder path, a prefix of a run id (see `dmrun runs list`), or latest",
+        )
+    if len(matches) > 1:
+        shown = ", ".join(record["id"] for record in matches[:5])
+        raise RunDirError(f"'{reference}' matches {len(matches)} runs: {shown}", hint="give a longer prefix")
+    return Path(matches[0]["path"])

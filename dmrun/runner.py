@@ -120,9 +120,10 @@ def run_experiment(
     entry = get_entry(config.model.type)
     check_reference(config.dataset, loaded.base_dir)
     run = RunDir.create(runs_dir, config.name, config.seed, loaded.path)
+    run.record["algorithm"] = entry.name
     if loaded.overrides:
         run.record["overrides"] = loaded.overrides
-        run.write_record()
+    run.write_record()
     if on_created is not None:
         on_created(run)
     handler = _attach_log_file(run.path / "log.txt")

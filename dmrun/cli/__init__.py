@@ -18,7 +18,7 @@ import typer
 
 from dmrun import __version__
 from dmrun.cli import output
-from dmrun.errors import EXIT_RUN_FAILED, EXIT_SIGTERM, DmrunError
+from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGTERM, DmrunError
 
 app = typer.Typer(
     name="dmrun",
@@ -37,6 +37,7 @@ _state = {"verbose": False}
 
 RUNS_DIR_HELP = "Folder that receives the run folder. [env: DMRUN_RUNS_DIR]"
 JSON_HELP = "Print one JSON document on stdout (run folder, status, metrics) instead of tables."
+EXPECT_HELP = "Check a final metric, such as 'accuracy>=0.95'; exit code 4 when it fails. Repeatable."
 SET_HELP = "Override a config value, such as train.epochs=5 or model.hidden_sizes=[64,32]; repeatable."
 
 
@@ -52,7 +53,7 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Run deep learning and data mining experiments from YAML configs."""
-    _state["verbose"] = verbose
+    _state.update(verbose=verbose, json=False, run_dir=None)
     _configure_logging(verbose)
 
 
@@ -110,8 +111,13 @@ def _install_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def execute(loaded: Any, runs_dir: Path, quiet: bool, as_json: bool = False) -> None:
-    """Run a loaded config and print its summary; shared by ``train`` and ``mine``."""
+def execute(
+    loaded: Any, runs_dir: Path, quiet: bool, as_json: bool = False, expectations: list[Any] | None = None
+) -> None:
+    """Run a loaded config, print its summary and check ``--expect``; shared by ``train`` and ``mine``.
+
+    Exits with code 4 when an expectation does not hold; the run itself stays ``completed``.
+    """
     from dmrun.runner import RunInterrupted, run_experiment
 
     reporter = output.ConsoleReporter(quiet=quiet)
@@ -144,14 +150,27 @@ def execute(loaded: Any, runs_dir: Path, quiet: bool, as_json: bool = False) -> 
     reporter.close()
 
     result = outcome.result
+    checks = [expectation.check(result.metrics) for expectation in expectations or []]
+    if checks:
+        outcome.run.record["expectations"] = checks
+        outcome.run.write_record()
     if as_json:
-        output.print_json(output.run_document(outcome.run.record, outcome.run.path, result))
-        return
-    output.print_metrics(result.metrics, title=f"{loaded.config.name}: {output.describe_config(loaded.config)}")
-    if result.table is not None:
-        header, rows = result.table
-        output.print_table(header, rows, title=f"top {len(rows)}")
-    output.stdout.print(f"run folder: {outcome.run.path}")
+        document = output.run_document(outcome.run.record, outcome.run.path, result)
+        if checks:
+            document["expectations"] = checks
+        output.print_json(document)
+    else:
+        output.print_metrics(result.metrics, title=f"{loaded.config.name}: {output.describe_config(loaded.config)}")
+        if result.table is not None:
+            header, rows = result.table
+            output.print_table(header, rows, title=f"top {len(rows)}")
+        output.stdout.print(f"run folder: {outcome.run.path}")
+    failed = [check for check in checks if not check["passed"]]
+    for check in checks:
+        verdict = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
+        output.stderr.print(f"expect {check['expect']}: {verdict} ({check['metric']} = {output.format_value(check['value'])})")
+    if failed:
+        raise typer.Exit(EXIT_GATE)
 
 
 @app.command()
@@ -162,13 +181,16 @@ def train(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    expect: Optional[list[str]] = typer.Option(None, "--expect", help=EXPECT_HELP),
 ) -> None:
     """Train and evaluate the model a config describes, into a new run folder."""
     from dmrun.config.loading import load_config
+    from dmrun.expect import parse_expectation
 
     _state["json"] = as_json
+    expectations = [parse_expectation(text) for text in expect or []]
     loaded = load_config(config, overrides or [])
-    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
+    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations)
 
 
 @app.command()
@@ -194,7 +216,22 @@ def list_command() -> None:
     print_catalogue()
 
 
+@app.command()
+@handle_errors
+def schema() -> None:
+    """Print the JSON Schema of the config, for editor completion and checking."""
+    from dmrun.config.schema import ExperimentConfig
+
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **ExperimentConfig.model_json_schema(),
+        "title": "dmrun experiment config",
+    }
+    output.print_json(document)
+
+
 from dmrun.cli import mine as _mine  # noqa: E402,F401  registers the mine commands
+from dmrun.cli import runs as _runs  # noqa: E402,F401  registers the runs commands
 
 
 def main() -> None:

@@ -115,6 +115,15 @@ def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
     stdout.print(table)
 
 
+def print_columns(header: list[str], rows: list[list[Any]]) -> None:
+    """Print rows as plain aligned columns, one line per row, so they stay greppable."""
+    cells = [header, *[[str(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[index]) for row in cells) for index in range(len(header))]
+    for row in cells:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
+        stdout.out(line.rstrip(), highlight=False)
+
+
 def describe_config(config: ExperimentConfig) -> str:
     dataset = config.dataset.name or config.dataset.path
     return f"{config.model.type} on {dataset}"

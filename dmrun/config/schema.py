@@ -81,7 +81,7 @@ class DatasetConfig(StrictModel):
 
 
 class ImputeStep(StrictModel):
-    step: Literal["impute"]
+    step: Literal["impute"] = Field(..., description="Selects this preprocessing step.")
     strategy: Literal["mean", "median", "most_frequent", "constant"] = Field(
         "mean", description="How missing values are filled; mean and median apply to numeric columns only."
     )
@@ -92,24 +92,24 @@ class ImputeStep(StrictModel):
 
 
 class ScaleStep(StrictModel):
-    step: Literal["scale"]
+    step: Literal["scale"] = Field(..., description="Selects this preprocessing step.")
     method: Literal["standard", "minmax", "robust"] = Field("standard", description="Scaler to fit on the training split.")
     columns: list[str] | None = Field(None, description="Columns to scale; default: every numeric column.")
 
 
 class OneHotStep(StrictModel):
-    step: Literal["onehot"]
+    step: Literal["onehot"] = Field(..., description="Selects this preprocessing step.")
     columns: list[str] | None = Field(None, description="Columns to encode; default: every non-numeric column.")
     drop_first: bool = Field(False, description="Drop the first category of each column.")
 
 
 class DropStep(StrictModel):
-    step: Literal["drop"]
+    step: Literal["drop"] = Field(..., description="Selects this preprocessing step.")
     columns: list[str] = Field(..., min_length=1, description="Feature columns to remove.")
 
 
 class SelectStep(StrictModel):
-    step: Literal["select"]
+    step: Literal["select"] = Field(..., description="Selects this preprocessing step.")
     columns: list[str] = Field(..., min_length=1, description="Feature columns to keep; all others are removed.")
 
 
@@ -122,7 +122,7 @@ PreprocessStep = Annotated[
 
 
 class MLPConfig(StrictModel):
-    type: Literal["mlp", "nn"]
+    type: Literal["mlp", "nn"] = Field(..., description="Selects this algorithm.")
     hidden_sizes: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: [128, 64], description="Units of each hidden layer, input side first."
     )
@@ -131,7 +131,7 @@ class MLPConfig(StrictModel):
 
 
 class CNNConfig(StrictModel):
-    type: Literal["cnn"]
+    type: Literal["cnn"] = Field(..., description="Selects this algorithm.")
     input_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
         None,
         min_length=3,
@@ -148,7 +148,7 @@ class CNNConfig(StrictModel):
 
 
 class RNNConfig(StrictModel):
-    type: Literal["rnn"]
+    type: Literal["rnn"] = Field(..., description="Selects this algorithm.")
     cell: Literal["lstm", "gru", "rnn"] = Field("lstm", description="Recurrent cell.")
     hidden_size: int = Field(64, ge=1, description="Units of the recurrent state.")
     num_layers: int = Field(1, ge=1, le=8, description="Stacked recurrent layers.")
@@ -165,7 +165,7 @@ class RNNConfig(StrictModel):
 
 
 class KMeansConfig(StrictModel):
-    type: Literal["kmeans"]
+    type: Literal["kmeans"] = Field(..., description="Selects this algorithm.")
     n_clusters: int = Field(8, ge=1, description="Number of clusters.")
     init: Literal["k-means++", "random"] = Field("k-means++", description="Initialisation method.")
     n_init: int = Field(10, ge=1, description="Runs with different centroid seeds; the best one is kept.")
@@ -174,7 +174,7 @@ class KMeansConfig(StrictModel):
 
 
 class TreeConfig(StrictModel):
-    type: Literal["tree"]
+    type: Literal["tree"] = Field(..., description="Selects this algorithm.")
     criterion: Literal["auto", "gini", "entropy", "log_loss", "squared_error", "absolute_error", "friedman_mse"] = (
         Field("auto", description="Split quality measure; `auto` is gini for classification, squared_error for regression.")
     )
@@ -201,7 +201,7 @@ RuleMetric = Literal[
 
 
 class RulesConfig(StrictModel):
-    type: Literal["rules"]
+    type: Literal["rules"] = Field(..., description="Selects this algorithm.")
     algorithm: Literal["apriori", "fpgrowth", "fpmax"] = Field(
         "fpgrowth",
         description="Frequent itemset algorithm (mlxtend). fpmax finds maximal itemsets only, so it needs "

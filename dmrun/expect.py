@@ -1,0 +1,57 @@
+"""``--expect 'metric>=value'`` checks, evaluated on a finished run's metrics."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dmrun.errors import ConfigError
+from dmrun.suggest import closest_hint
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_EXPRESSION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    text: str
+    metric: str
+    operator: str
+    threshold: float
+
+    def check(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Evaluate against ``metrics``; a missing or non-numeric metric is a ``ConfigError``."""
+        value = metrics.get(self.metric)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            numeric = [key for key, item in metrics.items() if isinstance(item, (int, float)) and not isinstance(item, bool)]
+            if self.metric in metrics:
+                raise ConfigError(f"--expect '{self.text}': metric '{self.metric}' is not a number ({value!r})")
+            raise ConfigError(
+                f"--expect '{self.text}': this run has no metric '{self.metric}'",
+                hint=closest_hint(self.metric, numeric, "metrics"),
+            )
+        passed = not math.isnan(value) and OPERATORS[self.operator](value, self.threshold)
+        return {"expect": self.text, "metric": self.metric, "value": value, "passed": passed}
+
+
+def parse_expectation(text: str) -> Expectation:
+    """Parse ``metric OP number``; raise a ``ConfigError`` naming the expression otherwise."""
+    match = _EXPRESSION.match(text)
+    if match is None:
+        raise ConfigError(
+            f"invalid --expect '{text}'",
+            hint="write metric OP number, such as 'accuracy>=0.95' or 'rmse<20', with OP one of "
+            + ", ".join(OPERATORS),
+        )
+    metric, symbol, number = match.groups()
+    return Expectation(text=text.strip(), metric=metric, operator=symbol, threshold=float(number))
