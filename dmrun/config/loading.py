@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from dmrun.config.overrides import apply_overrides
 from dmrun.config.schema import ExperimentConfig
-from dmrun.config.yaml_source import YamlDocument, _caret, dotted_path, parse_yaml
+from dmrun.config.yaml_source import YamlDocument, _caret, dotted_path, parse_yaml, redact_secrets
 from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
 
@@ -129,7 +129,7 @@ def _render_error(
     caret = ""
     option = document.override_for(path)
     if option is not None:
-        location = f"--set {option}"
+        location = f"--set {redact_secrets(option)}"
     elif position is not None:
         location += f":{position[0]}:{position[1]}"
         caret = "\n" + _caret(document.line_text(position[0]), position[1])

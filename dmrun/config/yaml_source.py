@@ -117,8 +117,21 @@ def _check_tab_indentation(text: str, filename: str) -> None:
             )
 
 
+# A key whose name looks like a credential; its value is never echoed in an error message.
+_SECRET_VALUE = re.compile(
+    r"""((?:^|[\s{,.])["']?[\w.-]*(?:token|password|passwd|secret|api[_-]?key|credential)[\w.-]*["']?\s*[:=]\s*)"""
+    r"""("[^"]*"|'[^']*'|[^,}\s#]+)""",
+    re.IGNORECASE,
+)
+
+
+def redact_secrets(text: str) -> str:
+    """Replace the values of secret-looking keys (token, password, secret, api_key) with ``***``."""
+    return _SECRET_VALUE.sub(lambda match: match.group(1) + "***", text)
+
+
 def _caret(line: str, column: int) -> str:
-    shown = line.replace("\t", " ")
+    shown = redact_secrets(line.replace("\t", " "))
     return f"    {shown}\n    {' ' * (column - 1)}^"
 
 

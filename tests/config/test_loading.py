@@ -285,3 +285,20 @@ def test_load_config_raises_config_error(write_config):
         load_config(path)
     assert len(caught.value.details) == 1
     assert caught.value.exit_code == 2
+
+
+def test_secret_values_never_echoed(cli, write_config):
+    path = write_config(
+        """
+        dataset: {name: iris, api_token: DUMMY-TOKEN-1}
+        model:
+          type: kmeans
+          password: "DUMMY TOKEN 2"
+        """
+    )
+    result = cli("validate", path, "--set", "model.secret_key=DUMMY-TOKEN-3")
+    assert result.exit_code == 2
+    assert "unknown key 'api_token'" in result.stderr
+    assert "unknown key 'password'" in result.stderr
+    assert "unknown key 'secret_key'" in result.stderr
+    assert "DUMMY" not in result.output
