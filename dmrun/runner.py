@@ -127,6 +127,7 @@ def run_experiment(
     if on_created is not None:
         on_created(run)
     handler = _attach_log_file(run.path / "log.txt")
+    context = TrainContext(model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter)
     try:
         run.write_text("config.yaml", yaml.safe_dump(resolved_config(loaded), sort_keys=False, allow_unicode=True))
         lifecycle.info("run %s started: %s on %s", run.path.name, entry.name, config.dataset.name or config.dataset.path)
@@ -137,7 +138,6 @@ def run_experiment(
 
         reporter.status(f"training {entry.name}")
         trainer = load_trainer(entry.name)
-        context = TrainContext(model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter)
         result = trainer.fit(config, data, context)
 
         run.write_json("metrics.json", result.metrics)
@@ -150,13 +150,10 @@ def run_experiment(
         lifecycle.error("run %s failed: %s", run.path.name, err.message)
         run.finish("failed", err.exit_code, err)
         raise
-    except KeyboardInterrupt:
-        lifecycle.warning("run %s interrupted by SIGINT", run.path.name)
-        run.finish("interrupted", EXIT_SIGINT, RunInterrupted(EXIT_SIGINT))
-        raise
-    except RunInterrupted as err:
-        lifecycle.warning("run %s interrupted by a signal", run.path.name)
-        run.finish("interrupted", err.exit_code, err)
+    except (KeyboardInterrupt, RunInterrupted) as err:
+        code = err.exit_code if isinstance(err, RunInterrupted) else EXIT_SIGINT
+        lifecycle.warning("run %s interrupted by %s", run.path.name, "SIGINT" if code == EXIT_SIGINT else "SIGTERM")
+        _finish_interrupted(run, context, code)
         raise
     except Exception as err:
         lifecycle.exception("run %s failed with an unexpected error", run.path.name)
@@ -166,6 +163,21 @@ def run_experiment(
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def _finish_interrupted(run: RunDir, context: TrainContext, code: int) -> None:
+    """Save the epochs completed so far and mark the run interrupted.
+
+    The history is partial, and no metrics.json is written, because the model never reached
+    its final evaluation.
+    """
+    completed = list(context.progress)
+    if completed:
+        write_history(run.path / "history.csv", completed)
+    last_epoch = completed[-1]["epoch"] if completed else None
+    message = "interrupted by SIGINT" if code == EXIT_SIGINT else "interrupted by SIGTERM"
+    run.record["error"] = {"type": "RunInterrupted", "message": message}
+    run.finish("interrupted", code, last_completed_epoch=last_epoch, partial_history=bool(completed))
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:

@@ -37,6 +37,8 @@ class TrainContext:
     artifacts: Path
     seed: int
     reporter: Reporter = field(default_factory=SilentReporter)
+    # Epoch rows as they complete, so an interrupted run can still save its history.
+    progress: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
