@@ -61,6 +61,13 @@ def dumps_json(value: Any) -> str:
     return json.dumps(to_json_safe(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _file_mode() -> int:
+    """Return the mode a new file gets under the current umask (mkstemp alone gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -71,6 +78,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, _file_mode())
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()
@@ -219,7 +227,7 @@ class RunDir:
         return target
 
     def finish(self, status: str, exit_code: int, error: BaseException | None = None, **extra: Any) -> None:
-        """Rewrite the run record with the final status; never raises on a record already final."""
+        """Rewrite the run record with the final status, and remove empty model/ and artifacts/ folders."""
         self.record.update(
             status=status,
             ended=_iso(utc_now()),
@@ -228,6 +236,9 @@ class RunDir:
             versions=package_versions(),
             **extra,
         )
+        for folder in (self.model_dir, self.artifacts):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         if error is not None:
             self.record["error"] = {"type": type(error).__name__, "message": getattr(error, "message", str(error))}
         self.write_record()

@@ -136,7 +136,7 @@ def run_experiment(
         data, summary = prepare_data(config, loaded.base_dir, entry.data)
         run.write_json("data.json", summary)
 
-        reporter.status(f"training {entry.name}")
+        reporter.status("mining" if entry.name == "rules" else f"training {entry.name}")
         trainer = load_trainer(entry.name)
         result = trainer.fit(config, data, context)
 

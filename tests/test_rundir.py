@@ -166,8 +166,8 @@ def test_skops_model_loads(run_fixture, request):
     run = request.getfixturevalue(run_fixture)
     path = run / "model" / "model.skops"
     model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
-    # dmrun's preprocessing hands float32 rows to the models, so predict on float32 too.
-    prediction = model.predict(np.array([[5.1, 3.5, 1.4, 0.2]], dtype=np.float32))
+    # dmrun's preprocessing hands float64 rows to the scikit-learn models.
+    prediction = model.predict(np.array([[5.1, 3.5, 1.4, 0.2]], dtype=np.float64))
     assert len(prediction) == 1
 
 
@@ -233,3 +233,18 @@ def test_json_writes_nan_as_null():
 def test_csv_writes_nan_as_empty(tmp_path):
     write_csv(tmp_path / "values.csv", ["a", "b"], [[1.0, math.nan]])
     assert (tmp_path / "values.csv").read_text(encoding="utf-8") == "a,b\n1.0,\n"
+
+
+def test_run_files_follow_umask(tmp_path, write_config):
+    import os
+    import stat
+
+    config = write_config("dataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3}\n")
+    previous = os.umask(0o022)
+    try:
+        run = train_config(config, tmp_path / "runs").run.path
+    finally:
+        os.umask(previous)
+    for name in ("run.json", "config.yaml", "metrics.json", "data.json", "artifacts/clusters.csv"):
+        mode = stat.S_IMODE((run / name).stat().st_mode)
+        assert mode == 0o644, f"{name} has mode {oct(mode)}"

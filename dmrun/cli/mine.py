@@ -11,6 +11,7 @@ import typer
 
 from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, _state, execute, handle_errors, mine_app
 from dmrun.config.loading import LoadedConfig, support_hint
+from dmrun.data import check_encoding
 from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
 
@@ -51,6 +52,9 @@ def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str
             f"basket file not found: {data}",
             hint=f"give a path to a basket file, or leave DATA out to use the built-in {DEFAULT_BASKETS}",
         )
+    if path.is_dir():
+        raise ConfigError(f"DATA is a folder, not a basket file: {data}")
+    check_encoding(encoding, "--encoding")
     section: dict[str, Any] = {"path": str(path.resolve()), "format": "basket", "encoding": encoding}
     if delimiter is not None:
         section["delimiter"] = "\t" if delimiter in ("tab", "\\t") else delimiter
@@ -71,6 +75,7 @@ def build_mining_config(
     encoding: str,
     delimiter: Optional[str],
     min_count: Optional[int] = None,
+    max_rules: Optional[int] = None,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -122,6 +127,8 @@ def build_mining_config(
         "top": top,
         "sort_by": sort_by if output_kind == "rules" else "support",
     }
+    if max_rules is not None:
+        model["max_rules"] = max_rules
     if min_count is not None:
         model["min_count"] = min_count
     else:
@@ -156,6 +163,7 @@ def rules(
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori or fpgrowth."),
     top: int = typer.Option(10, "--top", "-n", help="Rules to show; all rules are written to the run folder."),
     sort_by: str = typer.Option("lift", "--sort-by", help=f"Measure that orders the rules: {METRICS}."),
+    max_rules: Optional[int] = typer.Option(None, "--max-rules", help="Reject runs with more candidate rules than this (default 5,000,000)."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
@@ -165,7 +173,7 @@ def rules(
     """Mine association rules and show the top ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count
+        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 

@@ -17,8 +17,16 @@ from rich.table import Table
 from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import ConfigError, DmrunError
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+def _console(**options: Any) -> Console:
+    """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80."""
+    console = Console(highlight=False, soft_wrap=True, **options)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, soft_wrap=True, width=160, **options)
+    return console
+
+
+stdout = _console()
+stderr = _console(stderr=True)
 
 
 def print_json(document: dict[str, Any]) -> None:
@@ -102,8 +110,6 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
             continue
         table.add_row(key, format_value(value))
     stdout.print(table)
-    for warning in metrics.get("warnings") or []:
-        stderr.print(f"[yellow]warning:[/] {_escape(str(warning))}")
 
 
 def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
@@ -126,7 +132,10 @@ def print_columns(header: list[str], rows: list[list[Any]]) -> None:
 
 def describe_config(config: ExperimentConfig) -> str:
     dataset = config.dataset.name or config.dataset.path
-    return f"{config.model.type} on {dataset}"
+    kind = config.model.type
+    if kind == "rules" and config.model.output == "itemsets":
+        kind = "itemsets"
+    return f"{kind} on {dataset}"
 
 
 class ConsoleReporter:

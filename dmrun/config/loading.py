@@ -122,6 +122,9 @@ def _render_error(
     message, hint = _describe(error, path, node, data)
     if kind == "union_tag_invalid":
         path = path + (str(error.get("ctx", {}).get("discriminator", "type")).strip("'"),)
+    if kind == "value_error" and not path:
+        named = [key for key in re.findall(r"`(\w+)`", str(error["msg"])) if key in data]
+        path = (named[0],) if named else path
     position = document.position(path)
     if kind == "missing":
         position = document.positions.get(path[:-1]) if len(path) > 1 else None
@@ -196,6 +199,12 @@ def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dic
         return f"missing required key '{discriminator}'", (f"{discriminator}: " + ", ".join(options)) if options else None
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, "), None
+    if kind == "string_pattern_mismatch" and path == ("name",):
+        return (
+            f"invalid value {_show(given)}: a run name uses letters, digits, '.', '_' and '-' "
+            "and starts with a letter or digit",
+            None,
+        )
     message = str(error["msg"]).replace("Input should", "should")
     hint = support_hint(given) if path and path[-1] == "min_support" else None
     if kind == "bool_type" and isinstance(given, str):

@@ -24,7 +24,11 @@ class StrictModel(BaseModel):
 class SplitConfig(StrictModel):
     test_size: float = Field(0.2, gt=0, lt=1, description="Fraction of rows held out for the final test metrics.")
     val_size: float = Field(
-        0.1, ge=0, lt=1, description="Fraction of rows used for validation during training (0 disables it)."
+        0.1,
+        ge=0,
+        lt=1,
+        description="Fraction of rows used for validation during training (0 disables it); "
+        "trees default to 0 because they do not use it.",
     )
     stratify: bool = Field(True, description="Keep class proportions equal across splits (classification only).")
     shuffle: bool = Field(True, description="Shuffle rows before splitting; forecasting never shuffles.")
@@ -65,6 +69,12 @@ class DatasetConfig(StrictModel):
         default_factory=lambda: list(MISSING_MARKERS),
         description="Cell values read as missing, in addition to empty cells.",
     )
+    header: bool = Field(True, description="Whether the first line of a table names the columns.")
+    columns: list[str] | None = Field(
+        None,
+        description="Column names for a table without a header line (header: false); "
+        "default column_1, column_2, ...",
+    )
     drop_columns: list[str] = Field(
         default_factory=list, description="Columns removed right after reading, such as row ids."
     )
@@ -74,6 +84,8 @@ class DatasetConfig(StrictModel):
     def _check_source(self) -> DatasetConfig:
         if (self.name is None) == (self.path is None):
             raise ValueError("give exactly one of `name` (a built-in dataset) or `path` (a data file)")
+        if self.columns is not None and self.header:
+            raise ValueError("`columns` names the columns of a file without a header line; also set `header: false`")
         return self
 
 
@@ -229,6 +241,13 @@ class RulesConfig(StrictModel):
         description="Mining is rejected before it starts when a lower bound on the itemset count exceeds this.",
     )
 
+    max_rules: int = Field(
+        5_000_000,
+        ge=1,
+        description="Rule generation is rejected before it starts when the itemsets allow more candidate "
+        "rules than this (an itemset of k items gives 2^k - 2).",
+    )
+
     @model_validator(mode="after")
     def _check_algorithm(self) -> RulesConfig:
         if self.min_count is not None and "min_support" in self.model_fields_set:
@@ -302,6 +321,10 @@ class ExperimentConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_sections(self) -> ExperimentConfig:
+        split = self.dataset.split
+        if self.model.type == "tree" and "val_size" not in split.model_fields_set:
+            # A tree has no use for a validation split, so its rows go to training unless asked.
+            split.val_size = 0.0
         if "train" in self.model_fields_set and self.model.type not in TORCH_MODELS:
             raise ValueError(f"the `train` section applies to mlp, cnn and rnn models, not to `{self.model.type}`")
         if self.model.type == "rules" and self.preprocess:

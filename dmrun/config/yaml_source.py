@@ -90,18 +90,26 @@ class YamlDocument:
         return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def _untab_comments(text: str) -> str:
-    """Turn a tab between a value and a trailing comment into a space, as YAML 1.2 allows.
+_SEPARATING_TABS = re.compile(r"(?<=\S)[ \t]*\t[ \t]*(?=#)|(?<=[:,\[{-])[ \t]*\t[ \t]*")
 
-    The column of everything else is kept, so positions in later messages stay correct.
+
+def _untab_separators(text: str) -> str:
+    """Turn tabs that separate tokens (after ``:``, ``,``, ``-`` or before ``#``) into spaces.
+
+    YAML 1.2 allows tabs there, but PyYAML rejects them. Tabs inside quoted strings are kept,
+    and every replacement keeps its width, so positions in later messages stay correct.
     """
     fixed = []
     for line in text.split("\n"):
-        match = re.search(r"(?<=\S)([ \t]*\t[ \t]*)#", line)
-        if match and line[: match.start()].count('"') % 2 == 0 and line[: match.start()].count("'") % 2 == 0:
-            span = match.group(1)
-            line = line[: match.start(1)] + " " * len(span) + line[match.end(1) :]
-        fixed.append(line)
+        start = len(line) - len(line.lstrip(" \t"))
+        rest = line[start:]
+
+        def replace(match: re.Match) -> str:
+            before = rest[: match.start()]
+            quoted = before.count('"') % 2 == 1 or before.count("'") % 2 == 1
+            return match.group(0) if quoted else " " * len(match.group(0))
+
+        fixed.append(line[:start] + _SEPARATING_TABS.sub(replace, rest) if "\t" in line else line)
     return "\n".join(fixed)
 
 
@@ -143,7 +151,7 @@ def parse_yaml(text: str, filename: str) -> YamlDocument:
             more than one document or an alias expansion beyond ``MAX_NODES``.
     """
     _check_tab_indentation(text, filename)
-    text = _untab_comments(text)
+    text = _untab_separators(text)
     loader = _Yaml12Loader(text)
     try:
         root = loader.get_single_node()

@@ -31,10 +31,24 @@ def check_reference(config: DatasetConfig, base_dir: Path) -> None:
     Raises:
         ConfigError: for an unknown built-in name or a missing file.
     """
+    check_encoding(config.encoding, "dataset.encoding")
     if config.name is not None:
         builtin_entry(config.name)
     else:
         resolve_file(config, base_dir)
+
+
+def check_encoding(encoding: str, setting: str) -> None:
+    """Raise a ``ConfigError`` naming ``setting`` when Python has no codec called ``encoding``."""
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(
+            f"{setting}: unknown encoding '{encoding}'",
+            hint="use a Python codec name such as utf-8, gbk, gb18030, latin-1 or cp1252",
+        ) from None
 
 
 def resolve_file(config: DatasetConfig, base_dir: Path) -> Path:

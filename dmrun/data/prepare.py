@@ -62,6 +62,8 @@ class SeriesData:
     test: Any
     name: str
     summary: dict[str, Any] = field(default_factory=dict)
+    time_column: str | None = None
+    times: list[Any] | None = None
 
 
 def infer_task(series, declared: str | None) -> str:
@@ -87,7 +89,11 @@ def _require_target(table: Table, config: ExperimentConfig) -> str:
             hint="name the column to predict, for example `target: label`; columns: " + ", ".join(columns),
         )
     if target not in columns:
+        from dmrun.data.readers import HEADERLESS_HINT, header_looks_like_data
+
         hint = closest_hint(target, columns, "columns")
+        if header_looks_like_data(columns):
+            hint = HEADERLESS_HINT
         raise DataError(f"dataset.target: column '{target}' not found in {table.source}", hint=hint)
     return target
 
@@ -234,7 +240,7 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
                 f"target '{target}' has non-numeric value {bad!r}, so it cannot be a regression target",
                 hint="set dataset.task: classification if the values are classes",
             )
-        labels = numeric.to_numpy(dtype="float32")
+        labels = numeric.to_numpy(dtype="float64")
 
     train, val, test = _split_indices(len(frame), labels if task == "classification" else None, config, summary)
     if task == "classification":
@@ -312,7 +318,7 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
             f"series '{target}' has a missing or non-numeric value at row {position + 1}",
             hint="forecasting needs a complete numeric series; fill or remove the gap in the file",
         )
-    series = values.to_numpy(dtype=np.float32)
+    series = values.to_numpy(dtype=np.float64)
     split = config.dataset.split
     n_test = max(1, int(round(len(series) * split.test_size)))
     n_val = int(round(len(series) * split.val_size))
@@ -329,10 +335,16 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
         task="forecasting",
         split={"train": n_train, "validation": n_val, "test": n_test, "order": "time (no shuffling)"},
     )
+    # The first other column, when there is one, labels the time steps (a date or a year).
+    others = [column for column in table.frame.columns if column != target]
+    time_column = others[0] if others else None
+    times = table.frame[time_column].tolist() if time_column else None
     return SeriesData(
         train=series[:n_train],
         val=series[n_train : n_train + n_val],
         test=series[n_train + n_val :],
         name=target,
         summary=summary,
+        time_column=time_column,
+        times=times,
     )

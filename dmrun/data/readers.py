@@ -90,7 +90,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     """Read a delimited table into a DataFrame, with declared missing-value markers.
 
     Raises:
-        DataError: for an undecodable, empty or malformed file, or a missing target column.
+        DataError: for an undecodable, empty or malformed file, or a column count that does not match `columns`.
     """
     import pandas as pd
 
@@ -99,18 +99,23 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     if not text.strip():
         raise DataError(f"{path.name} is empty")
     delimiter = delimiter or detect_delimiter(text[:20000])
+    header_row = 0 if config.header else None
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
+            header=header_row,
             na_values=[*config.missing_values, ""],
             keep_default_na=False,
             skipinitialspace=True,
         )
     except (pd.errors.ParserError, ValueError) as err:
         raise DataError(f"cannot parse {path.name} as a table with delimiter {delimiter!r}: {err}") from None
-    frame.columns = [str(column).strip() for column in frame.columns]
-    _check_columns(frame, path)
+    if config.header:
+        frame.columns = [str(column).strip() for column in frame.columns]
+        _check_columns(frame, path)
+    else:
+        frame.columns = _headerless_names(frame.shape[1], config.columns, path)
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"{path.name} has a header but 0 data rows")
@@ -134,8 +139,47 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     )
 
 
+def _headerless_names(count: int, names: list[str] | None, path: Path) -> list[str]:
+    if names is None:
+        return [f"column_{index}" for index in range(1, count + 1)]
+    if len(names) != count:
+        raise DataError(
+            f"dataset.columns names {len(names)} columns, but {path.name} has {count}",
+            hint=f"list exactly {count} names",
+        )
+    return list(names)
+
+
+def _looks_like_data(name: str) -> bool:
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
+
+
+HEADERLESS_HINT = (
+    "if the file has no header line, set dataset.header: false (and optionally dataset.columns: [names]); "
+    "columns are then called column_1, column_2, ..."
+)
+
+
+def header_looks_like_data(names: list[str]) -> bool:
+    """Tell whether most column names are numbers, as when the first data row was read as a header."""
+    numeric_names = sum(_looks_like_data(re.sub(r"\.\d+$", "", name)) for name in names)
+    return bool(names) and numeric_names >= max(2, len(names) // 2)
+
+
 def _check_columns(frame, path: Path) -> None:
     names = list(frame.columns)
+    if header_looks_like_data(names):
+        logger.warning(
+            "%s: the first line looks like data, not column names (%s); %s",
+            path.name,
+            ", ".join(names[:6]),
+            HEADERLESS_HINT,
+        )
+        return
     duplicates = sorted({name for name in names if re.fullmatch(r".+\.\d+", name) and name.rsplit(".", 1)[0] in names})
     if duplicates:
         logger.warning("%s: pandas renamed duplicate column names: %s", path.name, ", ".join(duplicates))

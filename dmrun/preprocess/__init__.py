@@ -31,15 +31,15 @@ class FittedPreprocessing:
     output_columns: list[str]
 
     def transform(self, frame):
-        """Apply the fitted steps and return a float32 NumPy array."""
+        """Apply the fitted steps and return a float64 NumPy array."""
         import numpy as np
 
         if len(frame) == 0:
-            return np.empty((0, len(self.output_columns)), dtype=np.float32)
+            return np.empty((0, len(self.output_columns)), dtype=np.float64)
         frame = _prepare_text_columns(frame[self.input_columns])
         if self.pipeline is not None:
             frame = self.pipeline.transform(frame)
-        return np.array(frame.to_numpy(dtype=np.float32), copy=True)  # writable, so torch can share it
+        return np.array(frame.to_numpy(dtype=np.float64), copy=True)
 
 
 def _check_columns(step_index: int, step_name: str, columns: list[str], available: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -12,6 +13,8 @@ from dmrun.data.prepare import SupervisedData
 from dmrun.errors import ConfigError
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.torch_loop import json_spec, run_supervised, square_hint
+
+logger = logging.getLogger(__name__)
 
 
 def build_cnn(input_shape: tuple[int, int, int], n_outputs: int, settings: CNNConfig) -> nn.Sequential:
@@ -50,6 +53,16 @@ def resolve_input_shape(settings: CNNConfig, data: SupervisedData) -> tuple[int,
             f"model.input_shape {list(shape)} needs {math.prod(shape)} feature columns; "
             f"{source} has {n_features} after preprocessing{square_hint(n_features)}",
             hint="set model.input_shape so that channels x height x width equals the number of feature columns",
+        )
+    channels, height, width = shape
+    if width in (1, 3, 4) and channels not in (1, 3, 4):
+        logger.warning(
+            "model.input_shape %s looks like [height, width, channels]; dmrun reads [channels, height, width], "
+            "so this trains on %d channels of %dx%d pixels",
+            list(shape),
+            channels,
+            height,
+            width,
         )
     return tuple(shape)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -13,6 +14,8 @@ from dmrun.errors import DataError
 from dmrun.rundir import write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.persist import save_preprocessing, save_skops
+
+logger = logging.getLogger(__name__)
 
 
 def _internal_scores(X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
         labels = model.fit_predict(data.X)
     notes += [str(item.message) for item in caught if issubclass(item.category, ConvergenceWarning)]
     for note in notes:
-        context.reporter.status(f"warning: {note}")
+        logger.warning("%s", note)
 
     sizes = np.bincount(labels, minlength=settings.n_clusters)
     metrics: dict[str, Any] = {

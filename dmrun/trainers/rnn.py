@@ -115,7 +115,7 @@ def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainConte
     train_split, _, _ = split(np.empty(0, dtype=np.float32), data.train)
     val_split = split(data.train, data.val)[0] if len(data.val) else None
     before_test = np.concatenate([data.train, data.val])
-    test_split, test_inputs, _ = split(before_test, data.test)
+    test_split, _, _ = split(before_test, data.test)
 
     network = RecurrentNetwork(1, 1, settings)
     network, history, facts = train_network(network, train_split, val_split, "forecasting", config, context, scaler)
@@ -124,7 +124,7 @@ def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainConte
     outputs = predict(network, test_split.inputs, resolve_device(config.train.device))
     forecast = scaler.inverse(outputs.squeeze(-1).numpy())
     actual = data.test
-    naive = scaler.inverse(test_inputs[:, -1])
+    naive = np.concatenate([before_test[-1:], actual[:-1]])  # the previous actual value
     metrics = regression_metrics(actual, forecast)
     naive_metrics = regression_metrics(actual, naive)
     metrics.update({f"naive_{key}": value for key, value in naive_metrics.items() if key in ("mse", "rmse", "mae")})
@@ -141,10 +141,12 @@ def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainConte
     }
     artifacts = save_network(network, spec, context)
     start = len(before_test)
+    times = data.times[start:] if data.times is not None else range(start, start + len(actual))
     write_csv(
         context.artifacts / "forecast.csv",
-        ["position", "actual", "forecast", "naive_forecast"],
-        [[start + index, float(a), float(f), float(n)] for index, (a, f, n) in enumerate(zip(actual, forecast, naive))],
+        [data.time_column or "position", "actual", "forecast", "naive_forecast"],
+        # Forecasts come from float32 arithmetic, so 7 significant digits are all they carry.
+        [[time, float(a), float(f"{f:.7g}"), float(n)] for time, a, f, n in zip(times, actual, forecast, naive)],
     )
     artifacts.append("artifacts/forecast.csv")
     return TrainResult(metrics=metrics, history=history, artifacts=artifacts)

@@ -8,7 +8,10 @@ one ``|``-separated string in CSV, never as a Python ``frozenset(...)`` repr.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
+
+import numpy as np
 
 from dmrun.config.schema import ExperimentConfig, RulesConfig
 from dmrun.data.types import Baskets
@@ -95,6 +98,25 @@ def mine_itemsets(onehot, settings: RulesConfig):
     return itemsets.sort_values(["support", "length"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+def candidate_rules(itemsets) -> int:
+    """Count the rules mlxtend evaluates: every split of every itemset into two non-empty parts."""
+    return int(sum(2**length - 2 for length in itemsets["length"] if length >= 2))
+
+
+def check_rule_count(itemsets, settings: RulesConfig) -> int:
+    """Reject rule generation whose candidate count exceeds ``settings.max_rules``."""
+    candidates = candidate_rules(itemsets)
+    if candidates > settings.max_rules:
+        longest = int(itemsets["length"].max())
+        raise DataError(
+            f"{len(itemsets):,} frequent itemsets (up to {longest} items) give {candidates:,} candidate rules "
+            f"(limit {settings.max_rules:,}); generating and writing them would take very long and a lot of disk",
+            hint="raise the support, limit itemsets with max_len (--max-len), or raise max_rules (--max-rules) "
+            "if you need them all",
+        )
+    return candidates
+
+
 def mine_rules(itemsets, n_transactions: int, settings: RulesConfig):
     import pandas as pd
     from mlxtend.frequent_patterns import association_rules
@@ -102,9 +124,13 @@ def mine_rules(itemsets, n_transactions: int, settings: RulesConfig):
     if (itemsets["length"] < 2).all():
         return pd.DataFrame(columns=["antecedents", "consequents", *RULE_MEASURES])
     frozen = itemsets[["support", "itemsets"]].assign(itemsets=itemsets["itemsets"].map(frozenset))
-    rules = association_rules(
-        frozen, num_itemsets=n_transactions, metric=settings.metric, min_threshold=settings.min_threshold
-    )
+    # mlxtend divides by zero for measures such as conviction at confidence 1 and reports it as a
+    # RuntimeWarning; dmrun writes those values as inf (CSV) and null (JSON) instead.
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rules = association_rules(
+            frozen, num_itemsets=n_transactions, metric=settings.metric, min_threshold=settings.min_threshold
+        )
     rules["antecedents"] = rules["antecedents"].map(sorted)
     rules["consequents"] = rules["consequents"].map(sorted)
     rules["_order"] = rules["antecedents"].map(ITEM_SEPARATOR.join) + "=>" + rules["consequents"].map(ITEM_SEPARATOR.join)
@@ -181,7 +207,10 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
         table = (["itemset", "support"], [[", ".join(items), f"{support:.4f}"] for items, support in zip(top["itemsets"], top["support"])])
         return TrainResult(metrics=metrics, artifacts=artifacts, table=table)
 
-    context.reporter.status(f"generating rules with {settings.metric} >= {settings.min_threshold:g}")
+    candidates = check_rule_count(itemsets, settings)
+    context.reporter.status(
+        f"generating rules from {candidates:,} candidates with {settings.metric} >= {settings.min_threshold:g}"
+    )
     rules = mine_rules(itemsets, n_transactions, settings)
     artifacts += write_rules(context, rules)
     metrics["rules"] = int(len(rules))

@@ -71,7 +71,7 @@ class TargetScaler:
         return ((values - self.mean) / self.std).astype(np.float32)
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
-        return values * self.std + self.mean
+        return values.astype(np.float64) * self.std + self.mean
 
 
 @dataclass

@@ -42,7 +42,7 @@ def listed_commands(help_text: str) -> list[str]:
 def test_help_lists_commands(dmrun_cli):
     result = dmrun_cli("--help")
     assert result.exit_code == 0
-    assert listed_commands(result.stdout) == ["train", "validate", "list", "mine"]
+    assert listed_commands(result.stdout) == ["train", "validate", "list", "schema", "mine", "runs"]
 
 
 def test_mine_help_lists_subcommands(cli):
@@ -163,7 +163,8 @@ def test_unknown_command_is_usage_error(cli):
     assert result.exit_code == 2
 
 
-def test_sigterm_marks_run_interrupted(tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["sigterm", "sigint"])
+def test_signal_marks_run_interrupted(tmp_path, signum, code):
     config = tmp_path / "long.yaml"
     config.write_text(
         "name: long\ndataset: {name: digits}\nmodel: {type: mlp, hidden_sizes: [32]}\ntrain: {epochs: 1000}\n",
@@ -184,7 +185,7 @@ def test_sigterm_marks_run_interrupted(tmp_path):
             assert process.poll() is None, "training ended before the signal"
             assert time.monotonic() < deadline, "no epoch was logged within 90 s"
             time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -192,7 +193,11 @@ def test_sigterm_marks_run_interrupted(tmp_path):
             process.wait()
     (folder,) = run_folders(runs_dir)
     record = read_json(folder / "run.json")
-    assert process.returncode == 143
+    assert process.returncode == code
     assert "interrupted" in stderr
     assert record["status"] == "interrupted"
-    assert record["exit_code"] == 143
+    assert record["exit_code"] == code
+    assert record["last_completed_epoch"] >= 1
+    history = (folder / "history.csv").read_text(encoding="utf-8").splitlines()
+    assert len(history) == record["last_completed_epoch"] + 1
+    assert not (folder / "metrics.json").exists()

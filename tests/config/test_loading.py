@@ -302,3 +302,28 @@ def test_secret_values_never_echoed(cli, write_config):
     assert "unknown key 'password'" in result.stderr
     assert "unknown key 'secret_key'" in result.stderr
     assert "DUMMY" not in result.output
+
+
+def test_tab_after_colon_accepted(write_config):
+    path = write_config("dataset: {name: iris}\nmodel:\n  type:\tkmeans\n  n_clusters:\t3\n")
+    assert load_config(path).config.model.n_clusters == 3
+
+
+def test_tab_inside_quotes_kept():
+    from dmrun.config.yaml_source import parse_yaml
+
+    assert parse_yaml('x: "a\tb"\ny: \'c:\td\'', "inline").data == {"x": "a\tb", "y": "c:\td"}
+
+
+def test_invalid_name_explained(cli, write_config):
+    path = write_config('name: "my run"\ndataset: {name: iris}\nmodel: {type: kmeans}\n')
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert "a run name uses letters, digits" in result.stderr
+
+
+def test_section_check_points_at_section(cli, write_config):
+    path = write_config("dataset: {name: iris}\nmodel: {type: kmeans}\ntrain: {epochs: 3}\n")
+    result = cli("validate", path)
+    assert result.exit_code == 2
+    assert f"{path}:3:1: train: the `train` section applies to mlp, cnn and rnn" in result.stderr

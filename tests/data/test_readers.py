@@ -211,3 +211,79 @@ def test_kmeans_few_distinct_points(tmp_path, write_config):
     assert metrics["distinct_points"] == 3
     assert any("3 distinct points" in warning for warning in metrics["warnings"])
     assert sum(metrics["cluster_sizes"]) == 12
+
+
+# --- headers, splits and output precision ----------------------------------------------------------
+
+
+def headerless_rows() -> list[list]:
+    return [[index, index % 7, (index * 3) % 5, "b" if index % 2 else "m"] for index in range(1, 41)]
+
+
+def test_headerless_file_gets_hint(cli, tmp_path, write_config):
+    lines = [",".join(map(str, row)) for row in headerless_rows()]
+    (tmp_path / "plain.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_config("dataset: {path: plain.csv, target: label}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "column 'label' not found" in result.stderr
+    assert "dataset.header: false" in result.stderr
+
+
+def test_header_false_names_columns(cli, tmp_path, write_config):
+    lines = [",".join(map(str, row)) for row in headerless_rows()]
+    (tmp_path / "plain.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_config(
+        "dataset: {path: plain.csv, header: false, columns: [id, a, b, label], drop_columns: [id], target: label}\n"
+        "model: {type: tree}\n"
+    )
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    run = run_folder_from_stdout(result.stdout)
+    summary = read_json(run / "data.json")
+    assert summary["rows"] == 40
+    assert summary["features"] == ["a", "b"]
+
+
+def test_header_false_default_names(tmp_path, write_config):
+    lines = [",".join(map(str, row)) for row in headerless_rows()]
+    (tmp_path / "plain.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_config("dataset: {path: plain.csv, header: false, target: column_4}\nmodel: {type: tree}\n")
+    run = train_config(config, tmp_path / "runs").run.path
+    assert read_json(run / "data.json")["features"] == ["column_1", "column_2", "column_3"]
+
+
+def test_column_count_mismatch_named(cli, tmp_path, write_config):
+    (tmp_path / "plain.csv").write_text("1,2,x\n3,4,y\n", encoding="utf-8")
+    config = write_config("dataset: {path: plain.csv, header: false, columns: [a, b], target: b}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "names 2 columns, but plain.csv has 3" in result.stderr
+
+
+def test_tree_uses_all_training_rows(tmp_path, write_config):
+    config = write_config("dataset: {name: iris}\nmodel: {type: tree}\n")
+    run = train_config(config, tmp_path / "runs").run.path
+    split = read_json(run / "data.json")["split"]
+    assert split == {"train": 120, "validation": 0, "test": 30}
+
+
+def test_forecast_keeps_time_column(tmp_path, write_config):
+    config = write_config(
+        "dataset: {name: sunspots, task: forecasting}\nmodel: {type: rnn, window: 5, hidden_size: 4}\n"
+        "train: {epochs: 1}\n"
+    )
+    run = train_config(config, tmp_path / "runs").run.path
+    with open(run / "artifacts" / "forecast.csv", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    assert rows[0] == ["year", "actual", "forecast", "naive_forecast"]
+    assert rows[-1][0] == "2008"
+    assert rows[-1][1] == "2.9"  # the value as written in the data, not a float32 rounding
+    assert rows[-1][3] == "7.5"  # the naive forecast is the previous year's value
+
+
+def test_unknown_encoding_fails_validate(cli, write_config):
+    config = write_config("dataset: {name: iris, encoding: gbkk}\nmodel: {type: kmeans}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    assert "dataset.encoding: unknown encoding 'gbkk'" in result.stderr

@@ -65,7 +65,7 @@ EXPECTED_METRICS = {
         "inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "n_iter", "n_clusters",
         "cluster_sizes", "empty_clusters", "distinct_points", "ari", "nmi", "warnings",
     },
-    "tree": CLASSIFICATION | {"val_accuracy", "depth", "leaves", "feature_importances"},
+    "tree": CLASSIFICATION | {"depth", "leaves", "feature_importances"},
     "rules": {"transactions", "distinct_items", "min_count", "itemsets", "max_itemset_length", "rules"},
 }
 TORCH_FILES = ["model/weights.pt", "model/model.json", "history.csv"]

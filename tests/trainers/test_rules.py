@@ -284,3 +284,26 @@ def test_rules_need_basket_data(cli, write_config, tmp_path):
     result = cli("train", path, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
     assert "needs basket data" in result.stderr
+
+
+def test_rule_count_guard_rejects(cli, tmp_path):
+    baskets = tmp_path / "wide.csv"
+    items = ",".join(f"item{index}" for index in range(12))
+    baskets.write_text(f"{items}\n{items}\n", encoding="utf-8")
+    result = cli("mine", "rules", baskets, "--support", "0.5", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "candidate rules (limit 1,000)" in result.stderr
+    assert "--max-len" in result.stderr
+    allowed = cli("mine", "rules", baskets, "--support", "0.5", "--max-len", "2", "--max-rules", "1000",
+                  "--runs-dir", tmp_path / "runs")
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_mine_rejects_folder_and_encoding(cli, tmp_path):
+    folder = cli("mine", "rules", tmp_path)
+    assert folder.exit_code == 2
+    assert "is a folder" in folder.stderr
+    (tmp_path / "b.csv").write_text("a,b\n", encoding="utf-8")
+    encoding = cli("mine", "rules", tmp_path / "b.csv", "--encoding", "gbkk")
+    assert encoding.exit_code == 2
+    assert "--encoding: unknown encoding 'gbkk'" in encoding.stderr
