@@ -7,6 +7,7 @@ Commands import heavy libraries (torch, scikit-learn, pandas, mlxtend) only whil
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import signal
@@ -214,6 +215,35 @@ def list_command() -> None:
     from dmrun.cli.inspect import print_catalogue
 
     print_catalogue()
+
+
+@app.command()
+@handle_errors
+def predict(
+    run: str = typer.Argument(..., help="Run folder path, a unique prefix of a run id, or latest."),
+    data: Path = typer.Argument(..., help="Table with the columns the model was trained on (CSV or TSV)."),
+    output_file: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the predictions as CSV here instead of stdout."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print predictions and metrics as one JSON document."),
+) -> None:
+    """Predict with a finished run's preprocessing and model; scores the rows when they have the target."""
+    from dmrun.predict import predict_run
+    from dmrun.rundir import resolve_run, write_atomic
+
+    _state["json"] = as_json
+    result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data)
+    if as_json:
+        records = json.loads(result.frame.to_json(orient="records", force_ascii=False))
+        output.print_json({"predictions": records, "metrics": result.metrics})
+        return
+    text = result.frame.to_csv(index=False)
+    if output_file is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output_file, text)
+        output.stderr.print(f"wrote {len(result.frame)} predictions to {output_file}")
+    if result.metrics is not None:
+        output.print_metrics(result.metrics, title="metrics on the given targets")
 
 
 @app.command()

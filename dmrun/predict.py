@@ -1,0 +1,223 @@
+"""Apply a finished run's fitted preprocessing and model to new rows.
+
+Loading never unpickles arbitrary objects: torch weights load with ``weights_only=True``, and
+skops files load only when every type they name is one dmrun itself writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dmrun.config.schema import ExperimentConfig
+from dmrun.errors import ConfigError, DataError, RunDirError
+
+# Types outside skops' default trust list that dmrun's own model files contain.
+TRUSTED_SKOPS_TYPES = {"numpy.dtype", "sklearn.tree._tree.Tree"}
+SUPPORTED = ("mlp", "nn", "cnn", "rnn", "tree", "kmeans")
+
+
+@dataclass
+class Predictions:
+    """Predicted values in original labels, class probabilities, and metrics when targets were given."""
+
+    frame: Any  # pandas.DataFrame with a `prediction` (or `cluster`) column and probabilities
+    metrics: dict[str, Any] | None
+
+
+def load_skops(path: Path) -> Any:
+    """Load a skops file after checking that it names only types dmrun writes.
+
+    Raises:
+        RunDirError: when the file is missing, damaged or names any other type.
+    """
+    import skops.io
+
+    if not path.is_file():
+        raise RunDirError(f"model file not found: {path}")
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
+        raise RunDirError(f"cannot read model file {path}: {err}") from None
+    unexpected = sorted(set(untrusted) - TRUSTED_SKOPS_TYPES)
+    if unexpected:
+        raise RunDirError(
+            f"model file {path} names types dmrun does not write: {', '.join(unexpected)}",
+            hint="the file was changed after the run; it is not loaded because loading could run code",
+        )
+    return skops.io.load(path, trusted=list(untrusted))
+
+
+def _read_run_config(run: Path) -> ExperimentConfig:
+    try:
+        data = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+        return ExperimentConfig.model_validate(data)
+    except (OSError, yaml.YAMLError, ValueError) as err:
+        raise RunDirError(f"cannot read the config of run {run}: {err}") from None
+
+
+def _read_table(config: ExperimentConfig, data_path: Path):
+    from dmrun.data import readers
+
+    if not data_path.is_file():
+        raise ConfigError(f"data file not found: {data_path}")
+    dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "auto"})
+    delimiter = "\t" if data_path.suffix.lower() in (".tsv", ".tab") and dataset.delimiter is None else dataset.delimiter
+    return readers.read_table(data_path, dataset, delimiter).frame
+
+
+def check_columns(frame, expected: list[str], target: str | None, trained_numeric: set[str]) -> None:
+    """Raise a ``DataError`` naming missing, extra or retyped columns."""
+    import pandas as pd
+
+    present = [str(column) for column in frame.columns]
+    missing = [column for column in expected if column not in present]
+    extra = [column for column in present if column not in expected and column != target]
+    if missing:
+        raise DataError(
+            f"column(s) missing from the data: {', '.join(missing)}",
+            hint="the data must have the columns the model was trained on: " + ", ".join(expected),
+        )
+    if extra:
+        raise DataError(
+            f"column(s) the model was not trained on: {', '.join(extra)}",
+            hint="remove them from the file; the model expects: " + ", ".join(expected),
+        )
+    retyped = [
+        column for column in trained_numeric if column in present and not pd.api.types.is_numeric_dtype(frame[column])
+    ]
+    if retyped:
+        examples = {column: frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()] for column in retyped}
+        shown = ", ".join(f"{column} (e.g. {values.iloc[0]!r})" for column, values in examples.items() if len(values))
+        raise DataError(
+            f"column(s) numeric in training hold text here: {shown or ', '.join(retyped)}",
+            hint="fix or remove those values; the model needs numbers in these columns",
+        )
+
+
+def predict_run(run: Path, data_path: Path) -> Predictions:
+    """Predict for every row of ``data_path`` with the model of ``run``.
+
+    Raises:
+        ConfigError: for a run whose algorithm has no predict step, or a missing data file.
+        DataError: when the data does not match the training columns.
+        RunDirError: when the run's model files are missing or fail the safety check.
+    """
+    import numpy as np
+
+    from dmrun.preprocess import FittedPreprocessing
+
+    config = _read_run_config(run)
+    kind = config.model.type
+    if kind not in SUPPORTED or config.dataset.task == "forecasting":
+        raise ConfigError(
+            f"predict does not support {'forecasting' if kind == 'rnn' else kind} runs",
+            hint="predict works for mlp, cnn, rnn (sequences), tree and kmeans runs",
+        )
+    columns = json.loads((run / "model" / "preprocessing.json").read_text(encoding="utf-8"))
+    summary = json.loads((run / "data.json").read_text(encoding="utf-8"))
+    target = summary.get("target")
+    numeric = {entry["name"] for entry in summary["columns"] if not entry["dtype"].startswith(("object", "str", "string", "category"))}
+    frame = _read_table(config, data_path)
+    check_columns(frame, columns["input_columns"], target, numeric & set(columns["input_columns"]))
+
+    pipeline_path = run / "model" / "preprocessing.skops"
+    pipeline = load_skops(pipeline_path) if pipeline_path.exists() else None
+    preprocessing = FittedPreprocessing(pipeline, columns["input_columns"], columns["output_columns"])
+    features = preprocessing.transform(frame)
+    if not np.isfinite(features).all():
+        rows = sorted(set(np.argwhere(~np.isfinite(features))[:, 0].tolist()))[:5]
+        raise DataError(
+            f"rows {', '.join(str(row + 1) for row in rows)} have missing or infinite feature values after preprocessing",
+            hint="fill them, or train with an impute step",
+        )
+
+    if kind == "kmeans":
+        model = load_skops(run / "model" / "model.skops")
+        result = frame.copy()
+        result["cluster"] = model.predict(features)
+        return Predictions(frame=result, metrics=None)
+
+    classes = summary.get("label_mapping")
+    if kind == "tree":
+        model = load_skops(run / "model" / "model.skops")
+        codes = model.predict(features)
+        probabilities = model.predict_proba(features) if classes else None
+        code_order = list(model.classes_) if classes else None
+    else:
+        codes, probabilities = _predict_torch(run, features)
+        code_order = list(range(probabilities.shape[1])) if probabilities is not None else None
+    return _assemble(frame, target, summary, codes, probabilities, code_order)
+
+
+def _predict_torch(run: Path, features):
+    import torch
+
+    from dmrun.trainers.torch_loop import TargetScaler, predict, resolve_device
+
+    spec = json.loads((run / "model" / "model.json").read_text(encoding="utf-8"))
+    network = build_network(spec)
+    try:
+        state = torch.load(run / "model" / "weights.pt", weights_only=True, map_location="cpu")
+        network.load_state_dict(state)
+    except Exception as err:  # noqa: BLE001 - a damaged or tampered weights file
+        raise RunDirError(f"cannot load model weights of {run}: {err}") from None
+    inputs = torch.as_tensor(features, dtype=torch.float32)
+    if "input_shape" in spec:
+        inputs = inputs.view(-1, *spec["input_shape"])
+    elif "sequence_shape" in spec:
+        inputs = inputs.view(-1, *spec["sequence_shape"])
+    outputs = predict(network, inputs, resolve_device("cpu"))
+    if spec["task"] == "classification":
+        probabilities = torch.softmax(outputs, dim=1).numpy()
+        return probabilities.argmax(axis=1), probabilities
+    scaler = TargetScaler(**spec["target_scaler"])
+    return scaler.inverse(outputs.squeeze(-1).numpy()), None
+
+
+def build_network(spec: dict[str, Any]):
+    """Rebuild the untrained module that ``model.json`` describes."""
+    from pydantic import TypeAdapter
+
+    from dmrun.config.schema import ModelConfig
+
+    settings = TypeAdapter(ModelConfig).validate_python(spec["model"])
+    if settings.type in ("mlp", "nn"):
+        from dmrun.trainers.mlp import build_mlp
+
+        return build_mlp(spec["n_features"], spec["n_outputs"], settings)
+    if settings.type == "cnn":
+        from dmrun.trainers.cnn import build_cnn
+
+        return build_cnn(tuple(spec["input_shape"]), spec["n_outputs"], settings)
+    from dmrun.trainers.rnn import RecurrentNetwork
+
+    return RecurrentNetwork(spec["sequence_shape"][1], spec["n_outputs"], settings)
+
+
+def _assemble(frame, target, summary, codes, probabilities, code_order) -> Predictions:
+    from dmrun.trainers.metrics import supervised_metrics
+
+    result = frame.copy()
+    mapping = summary.get("label_mapping")
+    metrics = None
+    if mapping:
+        labels = [mapping[str(index)] for index in range(len(mapping))]
+        result["prediction"] = [labels[int(code)] for code in codes]
+        for position, code in enumerate(code_order):
+            result[f"probability_{labels[int(code)]}"] = probabilities[:, position]
+        if target in frame.columns and frame[target].notna().all():
+            lookup = {str(label): index for index, label in enumerate(labels)}
+            known = [str(value) in lookup for value in frame[target]]
+            if all(known):
+                truth = [lookup[str(value)] for value in frame[target]]
+                metrics = supervised_metrics("classification", truth, [int(code) for code in codes], labels)
+    else:
+        result["prediction"] = codes
+        if target in frame.columns and frame[target].notna().all():
+            metrics = supervised_metrics("regression", frame[target].to_numpy(dtype=float), codes, None)
+    return Predictions(frame=result, metrics=metrics)

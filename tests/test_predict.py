@@ -1,0 +1,177 @@
+"""dmrun predict: fitted preprocessing and model applied to new rows, with schema checks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from helpers import strict_json
+
+
+def write_iris_csv(path: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame["species"] = [("setosa", "versicolor", "virginica")[code] for code in frame.pop("target")]
+    frame.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def iris_csv(tmp_path) -> Path:
+    return write_iris_csv(tmp_path / "iris.csv")
+
+
+def train(cli, write_config, runs: Path, model: str, extra: str = "") -> None:
+    config = write_config(f"dataset: {{path: iris.csv, target: species}}\n{extra}model: {model}\n")
+    result = cli("train", config, "--runs-dir", runs, "-q")
+    assert result.exit_code == 0, result.output
+
+
+def read_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_tree_predicts_original_labels(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    rows = read_rows(result.stdout.split("metrics on the given targets")[0])
+    assert len(rows) == 150
+    assert {row["prediction"] for row in rows} == {"setosa", "versicolor", "virginica"}
+    assert {"probability_setosa", "probability_versicolor", "probability_virginica"} <= set(rows[0])
+    assert "accuracy" in result.stdout
+
+
+def test_mlp_probabilities_sum_to_one(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: mlp, hidden_sizes: [8]}\ntrain: {epochs: 3}", "preprocess: [{step: scale}]\n")
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs, "--json")
+    document = strict_json(result.stdout)
+    first = document["predictions"][0]
+    total = sum(value for key, value in first.items() if key.startswith("probability_"))
+    assert abs(total - 1) < 1e-5
+    assert document["metrics"]["accuracy"] > 0
+
+
+def test_kmeans_assigns_clusters(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: kmeans, n_clusters: 3}")
+    output_file = tmp_path / "clusters.csv"
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs, "--output", output_file)
+    assert result.exit_code == 0, result.output
+    rows = read_rows(output_file.read_text(encoding="utf-8"))
+    assert {row["cluster"] for row in rows} == {"0", "1", "2"}
+
+
+def test_predict_matches_training_metrics(cli, write_config, iris_csv, tmp_path):
+    """Scoring the held-out rows again through predict gives the run's own test accuracy."""
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    config = write_config("dataset: {path: iris.csv, target: species, split: {test_size: 0.5}}\nmodel: {type: tree}\n")
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    run = next(runs.iterdir())
+    run_metrics = strict_json((run / "metrics.json").read_text(encoding="utf-8"))
+    frame = pd.read_csv(iris_csv)
+    from sklearn.model_selection import train_test_split
+
+    _, test_rows = train_test_split(range(len(frame)), test_size=0.5, random_state=0, stratify=frame["species"])
+    held_out = tmp_path / "held_out.csv"
+    frame.iloc[sorted(test_rows)].to_csv(held_out, index=False)
+    document = strict_json(cli("predict", str(run), held_out, "--json").stdout)
+    assert document["metrics"]["accuracy"] == pytest.approx(run_metrics["accuracy"])
+
+
+def test_missing_column_named(cli, write_config, iris_csv, tmp_path):
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree}")
+    pd.read_csv(iris_csv).drop(columns=["petal_width"]).to_csv(tmp_path / "less.csv", index=False)
+    result = cli("predict", "latest", tmp_path / "less.csv", "--runs-dir", runs)
+    assert result.exit_code == 3
+    assert "column(s) missing from the data: petal_width" in result.stderr
+
+
+def test_extra_column_named(cli, write_config, iris_csv, tmp_path):
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree}")
+    pd.read_csv(iris_csv).assign(colour="red").to_csv(tmp_path / "more.csv", index=False)
+    result = cli("predict", "latest", tmp_path / "more.csv", "--runs-dir", runs)
+    assert result.exit_code == 3
+    assert "not trained on: colour" in result.stderr
+
+
+def test_retyped_column_named(cli, write_config, iris_csv, tmp_path):
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree}")
+    frame = pd.read_csv(iris_csv)
+    frame["sepal_length"] = frame["sepal_length"].astype(str)
+    frame.loc[3, "sepal_length"] = "five"
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    result = cli("predict", "latest", tmp_path / "text.csv", "--runs-dir", runs)
+    assert result.exit_code == 3
+    assert "sepal_length (e.g. 'five')" in result.stderr
+
+
+def test_rules_run_not_predictable(cli, tmp_path):
+    baskets = tmp_path / "b.csv"
+    baskets.write_text("a,b\na,b\n", encoding="utf-8")
+    assert cli("mine", "rules", baskets, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+    result = cli("predict", "latest", baskets, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert "predict does not support rules runs" in result.stderr
+
+
+class Planted:
+    """A type dmrun never writes; a skops file naming it must not be loaded."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+
+def test_tampered_skops_rejected(cli, write_config, iris_csv, tmp_path):
+    import skops.io
+
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree}")
+    model_file = next(runs.iterdir()) / "model" / "model.skops"
+    model_file.write_bytes(skops.io.dumps(Planted()))
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert result.exit_code == 1
+    assert "names types dmrun does not write" in result.stderr
+    assert "Planted" in result.stderr
+
+
+class RunsCode:
+    """Unpickling this object would create ``marker``; a safe loader never does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_tampered_weights_never_run_code(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: mlp, hidden_sizes: [4]}\ntrain: {epochs: 1}")
+    marker = tmp_path / "code-ran"
+    weights = next(runs.iterdir()) / "model" / "weights.pt"
+    weights.write_bytes(pickle.dumps(RunsCode(marker)))
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert result.exit_code == 1
+    assert "cannot load model weights" in result.stderr
+    assert not marker.exists()
