@@ -103,9 +103,15 @@ def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> N
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if isinstance(cell, float) and math.isnan(cell) else cell for cell in row])
+    writer.writerows(_blank_nan(row) for row in rows)
     write_atomic(path, buffer.getvalue())
+
+
+def _blank_nan(row: Iterable[Any]) -> Iterable[Any]:
+    row = tuple(row)
+    if any(cell != cell for cell in row):  # only NaN is unequal to itself
+        return ["" if cell != cell else cell for cell in row]
+    return row
 
 
 def utc_now() -> datetime:
