@@ -22,12 +22,39 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 _EXPRESSION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
 
+CLASSIFICATION = {"accuracy", "f1_macro", "precision_macro", "recall_macro"}
+REGRESSION = {"mse", "rmse", "mae", "r2"}
+TORCH = CLASSIFICATION | REGRESSION | {"epochs_run", "best_epoch", "final_val_loss", "final_train_loss"}
+# Numeric metrics each algorithm can report; which of them a run has depends on its task.
+METRIC_NAMES: dict[str, set[str]] = {
+    "mlp": TORCH,
+    "nn": TORCH,
+    "cnn": TORCH,
+    "rnn": TORCH | {"naive_mse", "naive_rmse", "naive_mae", "rmse_skill_vs_naive"},
+    "tree": CLASSIFICATION | REGRESSION | {f"val_{name}" for name in CLASSIFICATION | REGRESSION} | {"depth", "leaves"},
+    "kmeans": {
+        "inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "n_iter", "n_clusters",
+        "empty_clusters", "distinct_points", "ari", "nmi",
+    },
+    "rules": {"transactions", "distinct_items", "min_support", "min_count", "itemsets", "max_itemset_length", "rules"},
+}
+
+
 @dataclass(frozen=True)
 class Expectation:
     text: str
     metric: str
     operator: str
     threshold: float
+
+    def check_name(self, model_type: str) -> None:
+        """Reject, before any training, a metric that no run of ``model_type`` reports."""
+        names = METRIC_NAMES.get(model_type)
+        if names is not None and self.metric not in names:
+            raise ConfigError(
+                f"--expect '{self.text}': a {model_type} run has no metric '{self.metric}'",
+                hint=closest_hint(self.metric, sorted(names), "metrics"),
+            )
 
     def check(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """Evaluate against ``metrics``; a missing or non-numeric metric is a ``ConfigError``."""

@@ -7,6 +7,7 @@ skops files load only when every type they name is one dmrun itself writes.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from dmrun.errors import ConfigError, DataError, RunDirError
 # Types outside skops' default trust list that dmrun's own model files contain.
 TRUSTED_SKOPS_TYPES = {"numpy.dtype", "sklearn.tree._tree.Tree"}
 SUPPORTED = ("mlp", "nn", "cnn", "rnn", "tree", "kmeans")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,6 +114,12 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
 
     from dmrun.preprocess import FittedPreprocessing
 
+    record = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
+    if record.get("status") != "completed":
+        raise ConfigError(
+            f"run {run.name} is {record.get('status', 'unreadable')}, so it has no model to predict with",
+            hint="pick a completed run (see `dmrun runs list --status completed`)",
+        )
     config = _read_run_config(run)
     kind = config.model.type
     if kind not in SUPPORTED or config.dataset.task == "forecasting":
@@ -140,7 +149,16 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
         model = load_skops(run / "model" / "model.skops")
         result = frame.copy()
         result["cluster"] = model.predict(features)
-        return Predictions(frame=result, metrics=None)
+        metrics = None
+        if target in frame.columns and frame[target].notna().all():
+            from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+            truth = frame[target].astype(str)
+            metrics = {
+                "ari": float(adjusted_rand_score(truth, result["cluster"])),
+                "nmi": float(normalized_mutual_info_score(truth, result["cluster"])),
+            }
+        return Predictions(frame=result, metrics=metrics)
 
     classes = summary.get("label_mapping")
     if kind == "tree":
@@ -199,6 +217,18 @@ def build_network(spec: dict[str, Any]):
     return RecurrentNetwork(spec["sequence_shape"][1], spec["n_outputs"], settings)
 
 
+def macro_over_present(truth: list[int], predicted: list[int]) -> dict[str, float]:
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    present = sorted(set(truth) | set(predicted))
+    options = {"labels": present, "average": "macro", "zero_division": 0}
+    return {
+        "f1_macro": float(f1_score(truth, predicted, **options)),
+        "precision_macro": float(precision_score(truth, predicted, **options)),
+        "recall_macro": float(recall_score(truth, predicted, **options)),
+    }
+
+
 def _assemble(frame, target, summary, codes, probabilities, code_order) -> Predictions:
     from dmrun.trainers.metrics import supervised_metrics
 
@@ -212,10 +242,19 @@ def _assemble(frame, target, summary, codes, probabilities, code_order) -> Predi
             result[f"probability_{labels[int(code)]}"] = probabilities[:, position]
         if target in frame.columns and frame[target].notna().all():
             lookup = {str(label): index for index, label in enumerate(labels)}
-            known = [str(value) in lookup for value in frame[target]]
-            if all(known):
+            unseen = sorted({str(value) for value in frame[target] if str(value) not in lookup})
+            if unseen:
+                logger.warning(
+                    "target values %s were not seen in training, so no metrics are computed; known labels: %s",
+                    ", ".join(unseen),
+                    ", ".join(map(str, labels)),
+                )
+            else:
                 truth = [lookup[str(value)] for value in frame[target]]
-                metrics = supervised_metrics("classification", truth, [int(code) for code in codes], labels)
+                predicted = [int(code) for code in codes]
+                metrics = supervised_metrics("classification", truth, predicted, labels)
+                # Macro averages over the labels these rows have or get, not every trained class.
+                metrics.update(macro_over_present(truth, predicted))
     else:
         result["prediction"] = codes
         if target in frame.columns and frame[target].notna().all():

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dmrun import __version__
-from dmrun.errors import RunDirError
+from dmrun.errors import ConfigError, RunDirError
 
 FORMAT_VERSION = 1
 RUN_RECORD = "run.json"
@@ -76,7 +76,10 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             content of ``path``, if any, is left intact.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
     try:
         os.fchmod(handle, _file_mode())
         with os.fdopen(handle, "wb") as stream:
@@ -309,15 +312,15 @@ def resolve_run(reference: str, runs_dir: Path) -> Path:
     records = list_runs(runs_dir)
     if reference == "latest":
         if not records:
-            raise RunDirError(f"no runs found under {runs_dir}", hint="pass --runs-dir to look elsewhere")
+            raise ConfigError(f"no runs found under {runs_dir}", hint="pass --runs-dir to look elsewhere")
         return Path(records[-1]["path"])
     matches = [record for record in records if str(record.get("id", "")).startswith(reference)]
     if not matches:
-        raise RunDirError(
+        raise ConfigError(
             f"no run matches '{reference}' under {runs_dir}",
             hint="give a run folder path, a prefix of a run id (see `dmrun runs list`), or latest",
         )
     if len(matches) > 1:
         shown = ", ".join(record["id"] for record in matches[:5])
-        raise RunDirError(f"'{reference}' matches {len(matches)} runs: {shown}", hint="give a longer prefix")
+        raise ConfigError(f"'{reference}' matches {len(matches)} runs: {shown}", hint="give a longer prefix")
     return Path(matches[0]["path"])

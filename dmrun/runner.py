@@ -31,14 +31,23 @@ class RunInterrupted(BaseException):
 
 
 class LoggingReporter:
-    """Forward progress to another reporter and write it to the run's log file."""
+    """Forward progress to another reporter, log it, and keep history.csv current.
+
+    history.csv is rewritten (atomically) after every epoch, so a run killed without warning
+    still leaves the epochs it completed.
+    """
 
     def __init__(self, inner: Reporter) -> None:
         self.inner = inner
+        self.history_path: Path | None = None
+        self.rows: list[dict[str, Any]] = []
 
     def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
         shown = " ".join(f"{key}={value:.6g}" for key, value in values.items() if key != "epoch")
         lifecycle.info("epoch %d/%d %s", epoch, epochs, shown)
+        self.rows.append(dict(values))
+        if self.history_path is not None:
+            write_history(self.history_path, self.rows)
         self.inner.epoch(epoch, epochs, values)
 
     def status(self, message: str) -> None:
@@ -120,6 +129,7 @@ def run_experiment(
     entry = get_entry(config.model.type)
     check_reference(config.dataset, loaded.base_dir)
     run = RunDir.create(runs_dir, config.name, config.seed, loaded.path)
+    reporter.history_path = run.path / "history.csv"
     run.record["algorithm"] = entry.name
     if loaded.overrides:
         run.record["overrides"] = loaded.overrides

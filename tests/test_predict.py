@@ -175,3 +175,44 @@ def test_tampered_weights_never_run_code(cli, write_config, iris_csv, tmp_path):
     assert result.exit_code == 1
     assert "cannot load model weights" in result.stderr
     assert not marker.exists()
+
+
+def test_failed_run_has_no_model(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    config = write_config("dataset: {path: iris.csv, target: nope}\nmodel: {type: tree}\n")
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 3
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert result.exit_code == 2
+    assert "is failed, so it has no model" in result.stderr
+
+
+def test_kmeans_scores_given_labels(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: kmeans, n_clusters: 3}")
+    document = strict_json(cli("predict", "latest", iris_csv, "--runs-dir", runs, "--json").stdout)
+    assert document["metrics"]["ari"] > 0.5
+
+
+def test_unseen_label_warns(cli, write_config, iris_csv, tmp_path):
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree}")
+    frame = pd.read_csv(iris_csv)
+    frame.loc[0, "species"] = "nebbiolo"
+    frame.to_csv(tmp_path / "odd.csv", index=False)
+    result = cli("predict", "latest", tmp_path / "odd.csv", "--runs-dir", runs, "--json")
+    assert result.exit_code == 0
+    assert strict_json(result.stdout)["metrics"] is None
+    assert "nebbiolo were not seen in training" in result.stderr
+
+
+def test_decimal_comma_hint_and_option(cli, write_config, tmp_path):
+    rows = "\n".join(f"{4 + index % 3},{index % 5};{index % 2}" for index in range(30))
+    (tmp_path / "dec.csv").write_text("x;y\n" + rows + "\n", encoding="utf-8")
+    plain = write_config("dataset: {path: dec.csv, target: y}\nmodel: {type: tree}\n", "plain.yaml")
+    result = cli("train", plain, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "set dataset.decimal: ','" in result.stderr
+    fixed = write_config("dataset: {path: dec.csv, target: y, decimal: ','}\nmodel: {type: tree}\n", "fixed.yaml")
+    assert cli("train", fixed, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0

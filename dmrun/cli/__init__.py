@@ -19,7 +19,7 @@ import typer
 
 from dmrun import __version__
 from dmrun.cli import output
-from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGTERM, DmrunError
+from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGTERM, ConfigError, DmrunError
 
 app = typer.Typer(
     name="dmrun",
@@ -136,7 +136,19 @@ def execute(
         code = err.exit_code if isinstance(err, RunInterrupted) else 130
         output.stderr.print("[yellow]interrupted[/]" + (f"; run folder: {created[0].path}" if created else ""))
         if as_json:
-            output.print_json({"status": "interrupted", "exit_code": code, "run_dir": _state.get("run_dir")})
+            record = created[0].record if created else {}
+            output.print_json(
+                {
+                    "run_dir": _state.get("run_dir"),
+                    "id": record.get("id"),
+                    "name": record.get("name"),
+                    "status": "interrupted",
+                    "exit_code": code,
+                    "duration_s": record.get("duration_s"),
+                    "last_completed_epoch": record.get("last_completed_epoch"),
+                    "error": record.get("error"),
+                }
+            )
         raise typer.Exit(code) from None
     except DmrunError:
         reporter.close()
@@ -151,9 +163,16 @@ def execute(
     reporter.close()
 
     result = outcome.result
-    checks = [expectation.check(result.metrics) for expectation in expectations or []]
+    try:
+        checks = [expectation.check(result.metrics) for expectation in expectations or []]
+    except DmrunError as err:
+        outcome.run.record.update(exit_code=err.exit_code, expectations_error=err.message)
+        outcome.run.write_record()
+        raise
+    failed = [check for check in checks if not check["passed"]]
     if checks:
-        outcome.run.record["expectations"] = checks
+        # The run itself completed; its exit code records the gate's verdict, as the shell sees it.
+        outcome.run.record.update(expectations=checks, exit_code=EXIT_GATE if failed else 0)
         outcome.run.write_record()
     if as_json:
         document = output.run_document(outcome.run.record, outcome.run.path, result)
@@ -166,7 +185,6 @@ def execute(
             header, rows = result.table
             output.print_table(header, rows, title=f"top {len(rows)}")
         output.stdout.print(f"run folder: {outcome.run.path}")
-    failed = [check for check in checks if not check["passed"]]
     for check in checks:
         verdict = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
         output.stderr.print(f"expect {check['expect']}: {verdict} ({check['metric']} = {output.format_value(check['value'])})")
@@ -191,6 +209,8 @@ def train(
     _state["json"] = as_json
     expectations = [parse_expectation(text) for text in expect or []]
     loaded = load_config(config, overrides or [])
+    for expectation in expectations:
+        expectation.check_name(loaded.config.model.type)
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations)
 
 
@@ -231,6 +251,8 @@ def predict(
     from dmrun.rundir import resolve_run, write_atomic
 
     _state["json"] = as_json
+    if output_file is not None and not output_file.parent.is_dir():
+        raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
     result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data)
     if as_json:
         records = json.loads(result.frame.to_json(orient="records", force_ascii=False))
@@ -265,9 +287,30 @@ from dmrun.cli import runs as _runs  # noqa: E402,F401  registers the runs comma
 
 
 def main() -> None:
-    """Entry point of the ``dmrun`` script."""
+    """Entry point of the ``dmrun`` script.
+
+    Click reports usage errors itself and exits with code 2. With ``--json`` on the command
+    line, a failure that printed no JSON document yet prints one, so stdout always holds one.
+    """
     try:
         app()
     except KeyboardInterrupt:
         output.stderr.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if code != 0 and "--json" in sys.argv[1:] and not output.json_printed():
+            output.print_json(
+                {
+                    "run_dir": None,
+                    "status": "failed",
+                    "exit_code": code,
+                    "error": {
+                        "type": "UsageError",
+                        "message": "invalid command line; the usage error is on stderr",
+                        "hint": "run the command with --help",
+                        "details": [],
+                    },
+                }
+            )
+        raise

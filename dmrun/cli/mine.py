@@ -16,6 +16,7 @@ from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
 
 DEFAULT_BASKETS = "adult_baskets"
+DEFAULT_SUPPORT = 0.1
 METRICS = "support, confidence, lift, leverage, conviction, zhangs_metric, jaccard, certainty, kulczynski, representativity"
 
 
@@ -64,7 +65,7 @@ def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str
 def build_mining_config(
     data: Optional[str],
     output_kind: str,
-    support: float,
+    support: float | None,
     confidence: Optional[float],
     metric: Optional[str],
     min_threshold: Optional[float],
@@ -97,6 +98,10 @@ def build_mining_config(
     _check_choice("--algorithm", algorithm, RULE_ALGORITHMS if output_kind == "rules" else ITEMSET_ALGORITHMS)
     _check_choice("--metric", metric, measures)
     _check_choice("--sort-by", sort_by, measures)
+    if support is not None and min_count is not None:
+        raise ConfigError("--support and --min-count both set the minimum support; give one of them")
+    if support is None:
+        support = DEFAULT_SUPPORT
     _check_fraction("--support", support, low_open=True)
     if min_count is not None and min_count < 1:
         raise ConfigError(f"invalid value for --min-count: {min_count}; it must be at least 1")
@@ -154,7 +159,7 @@ DATA_HELP = (
 @handle_errors
 def rules(
     data: Optional[str] = typer.Argument(None, help=DATA_HELP),
-    support: float = typer.Option(0.1, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1]."),
+    support: Optional[float] = typer.Option(None, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1] (default 0.1)."),
     min_count: Optional[int] = typer.Option(None, "--min-count", help="Minimum support as a number of transactions; replaces --support."),
     confidence: Optional[float] = typer.Option(None, "--confidence", "-c", help="Minimum rule confidence in [0, 1] (default 0.5)."),
     metric: Optional[str] = typer.Option(None, "--metric", help=f"Rule measure that --min-threshold applies to: {METRICS}."),
@@ -182,7 +187,7 @@ def rules(
 @handle_errors
 def itemsets(
     data: Optional[str] = typer.Argument(None, help=DATA_HELP),
-    support: float = typer.Option(0.1, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1]."),
+    support: Optional[float] = typer.Option(None, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1] (default 0.1)."),
     min_count: Optional[int] = typer.Option(None, "--min-count", help="Minimum support as a number of transactions; replaces --support."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori, fpgrowth, or fpmax for maximal itemsets only."),

@@ -25,6 +25,7 @@ def _console(**options: Any) -> Console:
     return console
 
 
+_printed = {"json": False}
 stdout = _console()
 stderr = _console(stderr=True)
 
@@ -35,6 +36,12 @@ def print_json(document: dict[str, Any]) -> None:
 
     sys.stdout.write(dumps_json(document))
     sys.stdout.flush()
+    _printed["json"] = True
+
+
+def json_printed() -> bool:
+    """Tell whether this process has written a JSON document to stdout."""
+    return _printed["json"]
 
 
 def run_document(record: dict[str, Any], path: Any, result: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, app, handle_errors, o
 runs_app = typer.Typer(help="List and inspect run folders.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
+STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
 # The first of these a run's metrics.json has is shown as its main metric.
 MAIN_METRICS = ("accuracy", "rmse", "ari", "silhouette", "rules", "itemsets")
 
@@ -59,6 +60,18 @@ def list_runs_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List runs, oldest first: id, name, algorithm, status, main metric, duration, start time."""
+    from dmrun.errors import ConfigError
+    from dmrun.suggest import closest_hint
+    from dmrun.trainers import TRAINERS
+
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"invalid value for --status: '{status}'", hint=closest_hint(status, STATUSES, "statuses"))
+    if algorithm is not None and algorithm not in TRAINERS:
+        raise ConfigError(
+            f"invalid value for --algorithm: '{algorithm}'", hint=closest_hint(algorithm, list(TRAINERS), "algorithms")
+        )
+    if runs_dir is not None and not runs_dir.is_dir():
+        raise ConfigError(f"--runs-dir folder not found: {runs_dir}")
     from dmrun.rundir import list_runs
 
     rows = [_summary(record) for record in list_runs(_runs_dir(runs_dir))]

@@ -237,6 +237,8 @@ def support_hint(value: Any, count_option: str = "model.min_count: {count}") -> 
 
 
 def _show(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -250,10 +252,10 @@ def _allowed_keys(path: tuple[Any, ...], data: dict[str, Any]) -> list[str]:
     model: Any = ExperimentConfig
     node: Any = data
     for part in path:
-        model = _unwrap(model, node)
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and part < len(node) else None
             continue
+        model = _unwrap(model, node)
         if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
             return []
         model = model.model_fields[part].annotation

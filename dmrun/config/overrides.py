@@ -74,7 +74,10 @@ def apply_overrides(document: YamlDocument, options: list[str]) -> list[str]:
         last = path[-1]
         if isinstance(last, int):
             if not isinstance(node, list) or last >= len(node):
-                raise ConfigError(f"--set {option}: index {last} is out of range")
+                size = len(node) if isinstance(node, list) else 0
+                raise ConfigError(
+                    f"--set {option}: index {last} is out of range ({'.'.join(map(str, path[:-1]))} has {size} items)"
+                )
             node[last] = value
         elif isinstance(node, dict):
             node[last] = value

@@ -62,6 +62,7 @@ class DatasetConfig(StrictModel):
     encoding: str = Field(
         "utf-8", description="Text encoding of the file, such as utf-8 or gbk. A UTF-8 byte-order mark is removed."
     )
+    decimal: Literal[".", ","] = Field(".", description="Decimal separator of numbers in the file, such as `,` in 5,1.")
     delimiter: str | None = Field(
         None, description="Field delimiter; detected from the first lines when not set (`,` `;` tab `|`)."
     )

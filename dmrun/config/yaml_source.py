@@ -75,6 +75,10 @@ class YamlDocument:
             found = self.overrides.get(tuple(path[:end]))
             if found is not None:
                 return found
+        # A key the option added under a new section is reported on that section.
+        for option_path, option in self.overrides.items():
+            if path and tuple(option_path[: len(path)]) == tuple(path) and path not in self.positions:
+                return option
         return None
 
     def position(self, path: Path) -> tuple[int, int] | None:

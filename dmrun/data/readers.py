@@ -105,6 +105,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
             io.StringIO(text),
             sep=delimiter,
             header=header_row,
+            decimal=config.decimal,
             na_values=[*config.missing_values, ""],
             keep_default_na=False,
             skipinitialspace=True,

@@ -156,16 +156,30 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     return FittedPreprocessing(pipeline=pipeline, input_columns=input_columns, output_columns=list(frame.columns))
 
 
+def _text_column_hint(frame, columns: list[str]) -> str:
+    """Suggest the fix that fits: a decimal comma, a missing-value marker, or encoding categories."""
+    import pandas as pd
+
+    for column in columns:
+        values = frame[column].dropna().astype(str)
+        if len(values) and pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all():
+            return f"column '{column}' holds numbers with a decimal comma, such as {values.iloc[0]!r}: set dataset.decimal: ','"
+        parsed = pd.to_numeric(values, errors="coerce")
+        strays = sorted(set(values[parsed.isna()]))
+        if len(values) and parsed.notna().mean() >= 0.9 and len(strays) <= 3:
+            shown = ", ".join(repr(value) for value in strays)
+            return f"column '{column}' holds numbers and {shown}: if that marks a missing value, add it to dataset.missing_values"
+    listed = ", ".join(columns)
+    return f"add a preprocess step that encodes them, for example `- {{step: onehot, columns: [{listed}]}}`"
+
+
 def check_model_ready(frame) -> None:
     """Raise a ``DataError`` naming the columns that are not numeric or have missing values."""
     numeric = _numeric_columns(frame)
     text_columns = [column for column in frame.columns if column not in numeric]
     if text_columns:
         listed = ", ".join(text_columns)
-        raise DataError(
-            f"feature columns are not numeric: {listed}",
-            hint=f"add a preprocess step that encodes them, for example `- {{step: onehot, columns: [{listed}]}}`",
-        )
+        raise DataError(f"feature columns are not numeric: {listed}", hint=_text_column_hint(frame, text_columns))
     missing = {column: int(frame[column].isna().sum()) for column in frame.columns if frame[column].isna().any()}
     if missing:
         listed = ", ".join(f"{column} ({count})" for column, count in missing.items())

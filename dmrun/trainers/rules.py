@@ -109,11 +109,16 @@ def check_rule_count(itemsets, settings: RulesConfig) -> int:
     candidates = candidate_rules(itemsets)
     if candidates > settings.max_rules:
         longest = int(itemsets["length"].max())
+        fitting = [
+            length
+            for length in range(2, longest)
+            if candidate_rules(itemsets[itemsets["length"] <= length]) <= settings.max_rules
+        ]
+        advice = f"--max-len {fitting[-1]} fits; " if fitting else ""
         raise DataError(
             f"{len(itemsets):,} frequent itemsets (up to {longest} items) give {candidates:,} candidate rules "
             f"(limit {settings.max_rules:,}); generating and writing them would take very long and a lot of disk",
-            hint="raise the support, limit itemsets with max_len (--max-len), or raise max_rules (--max-rules) "
-            "if you need them all",
+            hint=f"{advice}otherwise raise the support, or raise max_rules (--max-rules) if you need them all",
         )
     return candidates
 

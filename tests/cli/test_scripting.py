@@ -221,7 +221,7 @@ def test_runs_show_latest(cli, two_runs):
 
 def test_runs_show_unknown_prefix(cli, two_runs):
     result = cli("runs", "show", "nope", "--runs-dir", two_runs)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no run matches 'nope'" in result.stderr
 
 
@@ -243,3 +243,62 @@ def _dead_pid() -> int:
         os._exit(0)
     os.waitpid(pid, 0)
     return pid
+
+
+def test_expect_failure_recorded_in_run(cli, write_config, tmp_path):
+    path = write_config(KMEANS)
+    result = cli("train", path, "--runs-dir", tmp_path / "runs", "--json", "--expect", "silhouette>0.99")
+    document = strict_json(result.stdout)
+    record = read_json(only_run_folder(tmp_path / "runs") / "run.json")
+    assert result.exit_code == 4
+    assert document["exit_code"] == 4
+    assert record["exit_code"] == 4
+    assert record["status"] == "completed"
+
+
+def test_expect_metric_checked_before_training(cli, write_config, tmp_path):
+    path = write_config(KMEANS)
+    result = cli("train", path, "--runs-dir", tmp_path / "runs", "--expect", "accuracy>0.5")
+    assert result.exit_code == 2
+    assert "a kmeans run has no metric 'accuracy'" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_usage_error_prints_json(tmp_path):
+    from helpers import run_dmrun
+
+    result = run_dmrun("mine", "rules", "--support", "abc", "--json", cwd=tmp_path)
+    document = strict_json(result.stdout)
+    assert result.exit_code == 2
+    assert document["exit_code"] == 2
+    assert document["error"]["type"] == "UsageError"
+
+
+def test_set_new_section_names_option(cli, write_config):
+    path = write_config(MLP)
+    result = cli("validate", path, "--set", "newsection.x=1")
+    assert result.exit_code == 2
+    assert "--set newsection.x=1: newsection: unknown key 'newsection'" in result.stderr
+
+
+def test_set_list_item_keys(cli, write_config):
+    path = write_config(MLP)
+    result = cli("validate", path, "--set", "preprocess[0].methd=minmax")
+    assert result.exit_code == 2
+    assert "did you mean 'method'?" in result.stderr
+
+
+def test_runs_list_rejects_bad_filters(cli, two_runs):
+    status = cli("runs", "list", "--runs-dir", two_runs, "--status", "bogus")
+    assert status.exit_code == 2
+    assert "statuses: running, completed, failed, interrupted, crashed" in status.stderr
+    missing = cli("runs", "list", "--runs-dir", two_runs / "nope")
+    assert missing.exit_code == 2
+
+
+def test_support_and_min_count_exclusive(cli, tmp_path):
+    baskets = tmp_path / "b.csv"
+    baskets.write_text("a,b\na\n", encoding="utf-8")
+    result = cli("mine", "rules", baskets, "--support", "0.3", "--min-count", "2")
+    assert result.exit_code == 2
+    assert "give one of them" in result.stderr
