@@ -219,11 +219,17 @@ def train(
 def validate(
     configs: list[Path] = typer.Argument(..., help="Config files to check."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document with the result of every config."),
+    output_format: str = typer.Option("text", "--format", help="text, or json (the same as --json)."),
 ) -> None:
     """Check configs and their dataset references without running them."""
     from dmrun.cli.inspect import validate_configs
 
-    failures = validate_configs(configs, overrides or [])
+    if output_format not in ("text", "json"):
+        raise ConfigError(f"invalid value for --format: '{output_format}'", hint="use text or json")
+    as_json = as_json or output_format == "json"
+    _state["json"] = as_json
+    failures = validate_configs(configs, overrides or [], as_json)
     if failures:
         raise typer.Exit(2)
 

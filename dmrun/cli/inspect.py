@@ -8,13 +8,19 @@ from dmrun.cli import output
 from dmrun.errors import DmrunError
 
 
-def validate_configs(paths: list[Path], overrides: list[str] | None = None) -> int:
-    """Validate each config; print one line per valid file and every problem of the others."""
+def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_json: bool = False) -> int:
+    """Validate each config and return the number of invalid ones.
+
+    Prints one line per valid file and every problem of the others, or with ``as_json`` one
+    JSON document: ``{"valid": bool, "configs": [{"path", "valid", "model", "dataset", "error"}]}``.
+    """
     from dmrun.config.loading import load_config
     from dmrun.data import check_reference
 
     failures = 0
+    entries = []
     for path in paths:
+        entry: dict = {"path": str(path), "valid": True, "model": None, "dataset": None, "error": None}
         try:
             loaded = load_config(path, overrides)
             check_reference(loaded.config.dataset, loaded.base_dir)
@@ -23,8 +29,16 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None) -> i
             if str(path) not in err.message:
                 err.message = f"{path}: {err.message}"
             output.print_error(err)
+            entry.update(valid=False, error=output.error_document(err, None)["error"])
+            entries.append(entry)
             continue
-        output.stdout.print(f"ok: {path} ({output.describe_config(loaded.config)})")
+        config = loaded.config
+        entry.update(model=config.model.type, dataset=config.dataset.name or config.dataset.path)
+        entries.append(entry)
+        if not as_json:
+            output.stdout.print(f"ok: {path} ({output.describe_config(config)})")
+    if as_json:
+        output.print_json({"valid": failures == 0, "configs": entries})
     return failures
 
 

@@ -302,3 +302,16 @@ def test_support_and_min_count_exclusive(cli, tmp_path):
     result = cli("mine", "rules", baskets, "--support", "0.3", "--min-count", "2")
     assert result.exit_code == 2
     assert "give one of them" in result.stderr
+
+
+def test_validate_json_document(cli, write_config):
+    good = write_config(KMEANS, "good.yaml")
+    bad = write_config("dataset: {name: iris}\nmodel: {type: kmeans, k: 3}\n", "bad.yaml")
+    for flag in (["--json"], ["--format", "json"]):
+        result = cli("validate", good, bad, *flag)
+        document = strict_json(result.stdout)
+        assert result.exit_code == 2
+        assert document["valid"] is False
+        assert [entry["valid"] for entry in document["configs"]] == [True, False]
+        assert document["configs"][0]["model"] == "kmeans"
+        assert any("unknown key 'k'" in detail for detail in document["configs"][1]["error"]["details"])
