@@ -29,7 +29,7 @@ class DmrunError(Exception):
 class ConfigError(DmrunError):
     """An invalid config file or command-line value.
 
-    ``details`` holds one rendered entry per problem, so that every problem of one file is
+    ``details`` contains one rendered entry per problem, so that every problem of one file is
     reported together.
     """
 

@@ -7,6 +7,7 @@ reused. Every file is written to a temporary name in the same folder and renamed
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -88,17 +89,9 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except OSError as err:
-        with _suppress_os_error():
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
-
-
-class _suppress_os_error:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, trace: Any) -> bool:
-        return kind is not None and issubclass(kind, OSError)
 
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
@@ -269,9 +262,9 @@ def _pid_alive(pid: int) -> bool:
 def read_record(path: Path) -> dict[str, Any] | None:
     """Return a run folder's record, with ``status`` ``crashed`` for a dead ``running`` process.
 
-    A run whose process was killed (SIGKILL, power loss) never rewrites its record; when the
-    record says ``running`` on this host and its pid no longer exists, the run is reported as
-    crashed. Returns ``None`` for a folder without a readable ``run.json``.
+    A run whose process was killed (SIGKILL, power loss) never rewrites its record. When the
+    record has status ``running`` on this host and its pid no longer exists, the run is reported
+    as crashed. Returns ``None`` for a folder without a readable ``run.json``.
     """
     try:
         record = json.loads((path / RUN_RECORD).read_text(encoding="utf-8"))

@@ -121,7 +121,8 @@ def run_experiment(
 ) -> RunOutcome:
     """Run ``loaded`` into a new folder under ``runs_dir``.
 
-    The run folder records ``completed``, ``failed`` or ``interrupted`` whatever happens; the
+    The run record ends as ``completed``, ``failed`` or ``interrupted`` for any error the
+    process survives (a SIGKILL leaves ``running``, which ``runs list`` shows as crashed). The
     error, if any, is re-raised for the CLI to render.
     """
     config = loaded.config
@@ -163,7 +164,7 @@ def run_experiment(
     except (KeyboardInterrupt, RunInterrupted) as err:
         code = err.exit_code if isinstance(err, RunInterrupted) else EXIT_SIGINT
         lifecycle.warning("run %s interrupted by %s", run.path.name, "SIGINT" if code == EXIT_SIGINT else "SIGTERM")
-        _finish_interrupted(run, context, code)
+        _finish_interrupted(run, reporter.rows, code)
         raise
     except Exception as err:
         lifecycle.exception("run %s failed with an unexpected error", run.path.name)
@@ -175,15 +176,12 @@ def run_experiment(
         handler.close()
 
 
-def _finish_interrupted(run: RunDir, context: TrainContext, code: int) -> None:
-    """Save the epochs completed so far and mark the run interrupted.
+def _finish_interrupted(run: RunDir, completed: list[dict[str, Any]], code: int) -> None:
+    """Mark the run interrupted and record its last completed epoch.
 
-    The history is partial, and no metrics.json is written, because the model never reached
-    its final evaluation.
+    history.csv already contains the completed epochs. No metrics.json is written, because the
+    model never reached its final evaluation.
     """
-    completed = list(context.progress)
-    if completed:
-        write_history(run.path / "history.csv", completed)
     last_epoch = completed[-1]["epoch"] if completed else None
     message = "interrupted by SIGINT" if code == EXIT_SIGINT else "interrupted by SIGTERM"
     run.record["error"] = {"type": "RunInterrupted", "message": message}

@@ -64,8 +64,8 @@ def test_groceries_rules_match_mlxtend(groceries_run):
     for rule in rules:
         reference = expected[frozenset(rule["antecedents"]), frozenset(rule["consequents"])]
         for measure in ("support", "confidence", "lift", "leverage", "conviction"):
-            wanted = None if math.isinf(reference[measure]) else float(reference[measure])
-            assert rule[measure] == wanted, measure
+            reference_value = None if math.isinf(reference[measure]) else float(reference[measure])
+            assert rule[measure] == reference_value, measure
 
 
 def test_groceries_transactions_counted(groceries_run):

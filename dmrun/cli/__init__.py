@@ -150,11 +150,6 @@ def execute(
                 }
             )
         raise typer.Exit(code) from None
-    except DmrunError:
-        reporter.close()
-        if created:
-            output.stderr.print(f"run folder (failed): {created[0].path}")
-        raise
     except Exception:
         reporter.close()
         if created:
@@ -171,7 +166,7 @@ def execute(
         raise
     failed = [check for check in checks if not check["passed"]]
     if checks:
-        # The run itself completed; its exit code records the gate's verdict, as the shell sees it.
+        # The run itself completed, and its exit code records the gate's verdict, which is what the shell gets.
         outcome.run.record.update(expectations=checks, exit_code=EXIT_GATE if failed else 0)
         outcome.run.write_record()
     if as_json:
@@ -296,7 +291,7 @@ def main() -> None:
     """Entry point of the ``dmrun`` script.
 
     Click reports usage errors itself and exits with code 2. With ``--json`` on the command
-    line, a failure that printed no JSON document yet prints one, so stdout always holds one.
+    line, a failure that printed no JSON document yet prints one, so stdout always contains one.
     """
     try:
         app()
@@ -304,7 +299,11 @@ def main() -> None:
         output.stderr.print("[yellow]interrupted[/]")
         sys.exit(130)
     except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        code = exit_.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            code = 1
         if code != 0 and "--json" in sys.argv[1:] and not output.json_printed():
             output.print_json(
                 {

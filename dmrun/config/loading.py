@@ -177,9 +177,11 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], Any]:
 
 
 def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dict[str, Any]) -> tuple[str, str | None]:
+    """Return the message and the hint for one pydantic error, in the user's terms."""
     kind = error["type"]
     context = error.get("ctx", {})
-    given = error.get("input")
+    value = error.get("input")
+
     if kind == "extra_forbidden":
         allowed = _allowed_keys(path[:-1], data)
         key = str(path[-1])
@@ -188,28 +190,31 @@ def _describe(error: dict[str, Any], path: tuple[Any, ...], node: Any, data: dic
         return f"unknown key '{key}'", _suggest(key, allowed, "valid keys")
     if kind == "missing":
         return f"missing required key '{path[-1]}'", None
+
     if kind in ("union_tag_invalid", "literal_error"):
         expected = re.findall(r"'([^']*)'", context.get("expected_tags") or context.get("expected", ""))
-        shown = context.get("tag", given)
-        hint = _suggest(str(shown), expected, "expected one of")
-        return f"invalid value {_show(shown)}", hint
+        tag = context.get("tag", value)
+        return f"invalid value {_show(tag)}", _suggest(str(tag), expected, "expected one of")
     if kind == "union_tag_not_found":
         discriminator = context.get("discriminator", "").strip("'")
         options = _tag_values(path, discriminator)
-        return f"missing required key '{discriminator}'", (f"{discriminator}: " + ", ".join(options)) if options else None
+        hint = f"{discriminator}: " + ", ".join(options) if options else None
+        return f"missing required key '{discriminator}'", hint
+
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, "), None
     if kind == "string_pattern_mismatch" and path == ("name",):
         return (
-            f"invalid value {_show(given)}: a run name uses letters, digits, '.', '_' and '-' "
+            f"invalid value {_show(value)}: a run name uses letters, digits, '.', '_' and '-' "
             "and starts with a letter or digit",
             None,
         )
+
     message = str(error["msg"]).replace("Input should", "should")
-    hint = support_hint(given) if path and path[-1] == "min_support" else None
-    if kind == "bool_type" and isinstance(given, str):
+    hint = support_hint(value) if path and path[-1] == "min_support" else None
+    if kind == "bool_type" and isinstance(value, str):
         hint = "write true or false (YAML 1.2 reads yes, no, on and off as text)"
-    return f"invalid value {_show(given)}: {message}", hint
+    return f"invalid value {_show(value)}: {message}", hint
 
 
 def _tag_values(path: tuple[Any, ...], discriminator: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Values are parsed as YAML 1.2 flow values, so ``--set train.optimizer.lr=1e-3`` gives a float
 and ``--set model.hidden_sizes=[64,32]`` a list. An override can add a key the file leaves out
-(``train.epochs`` when the file has no ``train`` section); validation then rejects any key the
+(``train.epochs`` when the file has no ``train`` section). Validation then rejects any key the
 schema does not know, so a typo is never silently added.
 """
 
@@ -27,7 +27,12 @@ def parse_key(key: str, option: str) -> Path:
         if match.start() != position and key[position:match.start()] != ".":
             raise ConfigError(f"invalid --set key in '{option}'", hint="write --set section.key=value")
         name, index = match.groups()
-        parts.append(int(index) if index is not None else (int(name) if name.isdigit() else name))
+        if index is not None:
+            parts.append(int(index))
+        elif name.isdigit():
+            parts.append(int(name))
+        else:
+            parts.append(name)
         position = match.end()
     if position != len(key):
         raise ConfigError(f"invalid --set key in '{option}'", hint="write --set section.key=value")

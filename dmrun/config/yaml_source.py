@@ -3,9 +3,9 @@
 PyYAML implements YAML 1.1, whose implicit types surprise config authors: ``1e-3`` is a string,
 ``yes``/``no``/``on``/``off`` are booleans, ``010`` is octal 8, ``1:30`` is the integer 90 and
 ``2024-01-01`` is a date. This loader resolves plain scalars with the YAML 1.2 core schema
-instead, rejects duplicate keys (PyYAML keeps the last one silently), reports tabs in
-indentation with their position, and bounds alias expansion so a small document cannot expand
-into a huge structure.
+instead. It also rejects duplicate keys, which PyYAML resolves silently by keeping the last one.
+It reports tabs in indentation with their position, and it bounds alias expansion so that a
+small document cannot expand into a huge structure.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class _Builder:
     def _build_mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
         self.loader.flatten_mapping(node)
-        # flatten_mapping puts the pairs merged in with `<<` first; an explicit key may override
+        # flatten_mapping puts the pairs merged in with `<<` first. An explicit key may override
         # one of them, as YAML's merge key specification allows, but not another explicit key.
         merged = len(node.value) - explicit
         result: dict[str, Any] = {}

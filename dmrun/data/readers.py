@@ -1,8 +1,8 @@
 """File readers for tables (CSV, TSV) and basket files.
 
 Every file is decoded with an explicit encoding, never the OS locale. A UTF-8 byte-order mark
-is removed, and a decoding failure is an error that names the byte offset; there is no silent
-fallback to another encoding.
+is removed. A decoding failure is an error that names the byte offset, because a silent
+fallback to another encoding would garble the text.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dmrun.config.schema import DatasetConfig
 from dmrun.data.types import Baskets, Table
-from dmrun.errors import ConfigError, DataError
+from dmrun.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +40,10 @@ def read_bytes(path: Path) -> bytes:
 
 def decode(raw: bytes, encoding: str, path: Path) -> str:
     """Decode file bytes, dropping a UTF-8 byte-order mark and normalising line endings."""
-    try:
-        codec = codecs.lookup(encoding)
-    except LookupError:
-        raise ConfigError(
-            f"dataset.encoding: unknown encoding '{encoding}'",
-            hint="use a Python codec name such as utf-8, gbk, gb18030, latin-1 or cp1252",
-        ) from None
+    from dmrun.data import check_encoding
+
+    check_encoding(encoding, "dataset.encoding")
+    codec = codecs.lookup(encoding)
     if codec.name == "utf-8":
         encoding = "utf-8-sig"
     try:
@@ -192,9 +189,9 @@ def _check_columns(frame, path: Path) -> None:
 def read_baskets(path: Path, encoding: str = "utf-8", delimiter: str | None = None) -> Baskets:
     """Read one transaction per line.
 
-    Items are separated by ``delimiter``; when it is not set, by commas if any of the first lines
-    has one (CSV quoting is honoured) and by runs of whitespace otherwise, as in the FIMI ``.dat``
-    files. Items are trimmed, duplicates within a basket are collapsed, and blank items and empty
+    Items are separated by ``delimiter``. When it is not set, they are separated by commas if any
+    of the first lines has one (with CSV quoting), and otherwise by runs of whitespace, as in the
+    FIMI ``.dat`` files. Items are trimmed, duplicates within a basket are collapsed, and blank items and empty
     baskets are dropped and counted in the summary.
     """
     raw = read_bytes(path)

@@ -1,8 +1,8 @@
 """Preprocessing steps, built on scikit-learn transformers.
 
-Each config step becomes one scikit-learn transformer; together they form a ``Pipeline`` that is
-fitted on the training split only and saved with the model, so new data at predict time goes
-through exactly the same transformations.
+Each config step becomes one scikit-learn transformer, and together they form a ``Pipeline``.
+It is fitted on the training split only and saved with the model, so new data at predict time
+goes through exactly the same transformations.
 """
 
 from __future__ import annotations

@@ -31,23 +31,21 @@ class SilentReporter:
 
 @dataclass
 class TrainContext:
-    """Where a trainer writes, and how it reports progress."""
+    """Output folders, seed and progress reporter handed to a trainer."""
 
     model_dir: Path
     artifacts: Path
     seed: int
     reporter: Reporter = field(default_factory=SilentReporter)
-    # Epoch rows as they complete, so an interrupted run can still save its history.
-    progress: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class TrainResult:
     """What a trainer returns.
 
-    ``metrics`` become ``metrics.json``; ``history`` rows become ``history.csv``; ``artifacts``
-    lists the files written, relative to the run folder; ``table`` is an optional short table
-    (a header and rows) the CLI shows after the metrics, such as the top rules.
+    ``metrics`` become ``metrics.json`` and ``history`` rows become ``history.csv``. ``artifacts``
+    lists the files written, relative to the run folder. ``table`` is an optional short table
+    (a header and rows) that the CLI shows after the metrics, such as the top rules.
     """
 
     metrics: dict[str, Any]

@@ -9,9 +9,9 @@ from dmrun.trainers.base import TrainContext
 
 
 def save_skops(obj: Any, context: TrainContext, filename: str) -> str:
-    # NOTE: importing skops.io takes several seconds (9 s measured on a 2-core machine), because
-    # it scans every scikit-learn module and so imports torch through scikit-learn's array-API
-    # shims; tree and k-means runs pay this on every save.
+    # NOTE: importing skops.io took 9 s on a 2-core machine, because it scans every scikit-learn
+    # module and so imports torch through scikit-learn's array-API shims. Tree and k-means runs
+    # pay this on every save.
     import skops.io
 
     write_atomic(context.model_dir / filename, skops.io.dumps(obj))

@@ -89,8 +89,8 @@ def fit(config: ExperimentConfig, data: SupervisedData | SeriesData, context: Tr
 def make_windows(history: np.ndarray, values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Build (window, next value) pairs whose targets are ``values``.
 
-    ``history`` contains the values just before ``values``; its last ``window`` entries give the
-    context of the first target, so no target ever sees its own or a later value.
+    ``history`` contains the values just before ``values``, and its last ``window`` entries give
+    the context of the first target, so no input window contains its own target or a later value.
     """
     joined = np.concatenate([history[-window:], values]) if len(history) else values
     offset = len(joined) - len(values)

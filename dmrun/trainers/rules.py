@@ -130,8 +130,8 @@ def mine_rules(itemsets, n_transactions: int, settings: RulesConfig):
     if (itemsets["length"] < 2).all():
         return pd.DataFrame(columns=["antecedents", "consequents", *RULE_MEASURES])
     frozen = itemsets[["support", "itemsets"]].assign(itemsets=itemsets["itemsets"].map(frozenset))
-    # mlxtend divides by zero for measures such as conviction at confidence 1 and reports it as a
-    # RuntimeWarning; dmrun writes those values as inf (CSV) and null (JSON) instead.
+    # mlxtend divides by zero for measures such as conviction at confidence 1 and warns about it.
+    # The warning is dropped because the files record those values as inf (CSV) and null (JSON).
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         rules = association_rules(

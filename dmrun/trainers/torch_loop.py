@@ -191,7 +191,6 @@ def train_network(
             row.update({f"val_{key}": value for key, value in _epoch_metrics(task, outputs, targets, scaler).items()})
         row["seconds"] = round(time.perf_counter() - started, 4)
         history.append(row)
-        context.progress.append(row)
         context.reporter.epoch(epoch, train.epochs, row)
 
         # Keep the best weights and stop early when the watched metric stalls.

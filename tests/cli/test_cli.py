@@ -171,6 +171,8 @@ def test_signal_marks_run_interrupted(tmp_path, signum, code):
         encoding="utf-8",
     )
     runs_dir = tmp_path / "runs"
+
+    # Start a long training run and signal it once an epoch is in its log.
     process = subprocess.Popen(
         [sys.executable, "-m", "dmrun", "train", str(config), "--runs-dir", str(runs_dir)],
         cwd=tmp_path,
@@ -191,6 +193,7 @@ def test_signal_marks_run_interrupted(tmp_path, signum, code):
         if process.poll() is None:
             process.kill()
             process.wait()
+
     (folder,) = run_folders(runs_dir)
     record = read_json(folder / "run.json")
     assert process.returncode == code
