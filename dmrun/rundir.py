@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from dmrun import __version__
 from dmrun.errors import ConfigError, RunDirError
@@ -92,6 +92,29 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+@contextlib.contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for a library to write; rename it into place on success.
+
+    For writers that want a file name rather than bytes. Errors are raised as in ``write_atomic``.
+    """
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(handle)
+    except OSError as err:
+        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, _file_mode())
+        os.replace(temporary, path)
+    except OSError as err:
+        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:

@@ -31,6 +31,7 @@ def _check_fraction(flag: str, value: float | None, low_open: bool) -> None:
 
 RULE_ALGORITHMS = ("apriori", "fpgrowth")
 ITEMSET_ALGORITHMS = ("apriori", "fpgrowth", "fpmax")
+ENGINES = ("fim", "mlxtend")
 
 
 def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> None:
@@ -77,6 +78,7 @@ def build_mining_config(
     delimiter: Optional[str],
     min_count: Optional[int] = None,
     max_rules: Optional[int] = None,
+    engine: str = "fim",
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -96,6 +98,7 @@ def build_mining_config(
             hint="use fpgrowth or apriori for rules, or `dmrun mine itemsets --algorithm fpmax`",
         )
     _check_choice("--algorithm", algorithm, RULE_ALGORITHMS if output_kind == "rules" else ITEMSET_ALGORITHMS)
+    _check_choice("--engine", engine, ENGINES)
     _check_choice("--metric", metric, measures)
     _check_choice("--sort-by", sort_by, measures)
     if support is not None and min_count is not None:
@@ -125,6 +128,7 @@ def build_mining_config(
     model = {
         "type": "rules",
         "algorithm": algorithm,
+        "engine": engine,
         "output": output_kind,
         "metric": chosen_metric,
         "min_threshold": threshold,
@@ -149,6 +153,8 @@ def build_mining_config(
     return LoadedConfig(config=config, path=None, base_dir=Path.cwd())
 
 
+ENGINE_HELP = "fim (C code from pyfim, the default) or mlxtend; both give the same results."
+
 DATA_HELP = (
     "Basket file: one transaction per line, items separated by commas or whitespace (FIMI .dat). "
     f"A built-in dataset name is accepted too. Default: the built-in {DEFAULT_BASKETS}."
@@ -166,9 +172,10 @@ def rules(
     min_threshold: Optional[float] = typer.Option(None, "--min-threshold", help="Minimum value of --metric."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori or fpgrowth."),
+    engine: str = typer.Option("fim", "--engine", help=ENGINE_HELP),
     top: int = typer.Option(10, "--top", "-n", help="Rules to show; all rules are written to the run folder."),
     sort_by: str = typer.Option("lift", "--sort-by", help=f"Measure that orders the rules: {METRICS}."),
-    max_rules: Optional[int] = typer.Option(None, "--max-rules", help="Reject runs with more candidate rules than this (default 5,000,000)."),
+    max_rules: Optional[int] = typer.Option(None, "--max-rules", help="Reject runs with more candidate rules than this (default 50,000,000)."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
@@ -178,7 +185,7 @@ def rules(
     """Mine association rules and show the top ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules
+        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules, engine
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -191,6 +198,7 @@ def itemsets(
     min_count: Optional[int] = typer.Option(None, "--min-count", help="Minimum support as a number of transactions; replaces --support."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori, fpgrowth, or fpmax for maximal itemsets only."),
+    engine: str = typer.Option("fim", "--engine", help=ENGINE_HELP),
     top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
@@ -201,6 +209,6 @@ def itemsets(
     """Mine frequent itemsets and show the most frequent ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count
+        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count, engine=engine
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

@@ -217,8 +217,14 @@ class RulesConfig(StrictModel):
     type: Literal["rules"] = Field(..., description="Selects this algorithm.")
     algorithm: Literal["apriori", "fpgrowth", "fpmax"] = Field(
         "fpgrowth",
-        description="Frequent itemset algorithm (mlxtend). fpmax finds maximal itemsets only, so it needs "
+        description="Frequent itemset algorithm. fpmax finds maximal itemsets only, so it needs "
         "`output: itemsets`.",
+    )
+    engine: Literal["fim", "mlxtend"] = Field(
+        "fim",
+        description="`fim` mines with Christian Borgelt's C implementations (pyfim) and generates rules with "
+        "vectorised NumPy; `mlxtend` uses mlxtend's Python implementations. Both give the same itemsets, "
+        "rules and measures.",
     )
     output: Literal["rules", "itemsets"] = Field(
         "rules", description="`rules` mines itemsets and then rules; `itemsets` stops after the itemsets."
@@ -243,10 +249,16 @@ class RulesConfig(StrictModel):
     )
 
     max_rules: int = Field(
-        5_000_000,
+        50_000_000,
         ge=1,
         description="Rule generation is rejected before it starts when the itemsets allow more candidate "
         "rules than this (an itemset of k items gives 2^k - 2).",
+    )
+    json_limit: int = Field(
+        200_000,
+        ge=0,
+        description="`itemsets.json` and `rules.json` are written only when they hold at most this many records; "
+        "the CSV files always hold every record.",
     )
 
     @model_validator(mode="after")

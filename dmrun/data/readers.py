@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 import re
+from itertools import chain
 from pathlib import Path
 
 from dmrun.config.schema import DatasetConfig
@@ -213,30 +214,26 @@ def build_baskets(rows, source: str, fingerprint_value: str | None = None, delim
     transactions: list[list[str]] = []
     trimmed = blank_items = duplicates = empty = 0
     for row in rows:
-        basket: dict[str, None] = {}
-        for cell in row:
-            item = cell.strip()
-            if item != cell:
-                trimmed += 1
-            if not item:
-                blank_items += 1
-                continue
-            if item in basket:
-                duplicates += 1
-                continue
-            basket[item] = None
+        items = [cell.strip() for cell in row]
+        if items != row:
+            trimmed += sum(cell != item for cell, item in zip(row, items))
+        if "" in items:
+            blank_items += items.count("")
+            items = [item for item in items if item]
+        basket = list(dict.fromkeys(items))
+        duplicates += len(items) - len(basket)
         if basket:
-            transactions.append(list(basket))
+            transactions.append(basket)
         else:
             empty += 1
     if not transactions:
         raise DataError(f"{source} contains no transactions")
-    items = {item for basket in transactions for item in basket}
+    items = set(chain.from_iterable(transactions))
     summary = {
         "transactions": len(transactions),
         "distinct_items": len(items),
-        "items_total": sum(len(basket) for basket in transactions),
-        "max_basket_size": max(len(basket) for basket in transactions),
+        "items_total": sum(map(len, transactions)),
+        "max_basket_size": max(map(len, transactions)),
         "empty_baskets_dropped": empty,
         "blank_items_dropped": blank_items,
         "items_trimmed": trimmed,

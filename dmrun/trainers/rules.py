@@ -1,8 +1,9 @@
-"""Frequent itemsets and association rules with mlxtend.
+"""Frequent itemsets and association rules.
 
-Baskets are one-hot encoded as a sparse matrix, so memory grows with the number of item
-occurrences rather than baskets x distinct items. Itemsets are written as lists in JSON and as
-one ``|``-separated string in CSV, never as a Python ``frozenset(...)`` repr.
+Two engines give the same results: ``fim`` mines with pyfim (Christian Borgelt's C code) and
+generates rules with vectorised NumPy (``rulegen``); ``mlxtend`` uses mlxtend on a sparse one-hot
+matrix. Itemsets are written as lists in JSON and as one ``|``-separated string in CSV, never as
+a Python ``frozenset(...)`` repr.
 """
 
 from __future__ import annotations
@@ -10,31 +11,22 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from typing import Any
+from collections import Counter
+from itertools import chain, combinations
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from dmrun.config.schema import ExperimentConfig, RulesConfig
 from dmrun.data.types import Baskets
 from dmrun.errors import DataError
-from dmrun.rundir import write_atomic, write_csv
+from dmrun.rundir import atomic_target, write_atomic
 from dmrun.trainers.base import TrainContext, TrainResult
+from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
 
 ITEM_SEPARATOR = "|"
-RULE_MEASURES = [
-    "antecedent support",
-    "consequent support",
-    "support",
-    "confidence",
-    "lift",
-    "leverage",
-    "conviction",
-    "zhangs_metric",
-    "jaccard",
-    "certainty",
-    "kulczynski",
-    "representativity",
-]
+# Rules per block when writing CSV: bounds the memory of the measure columns.
+CSV_BLOCK = 1 << 20
 
 
 def itemset_lower_bound(transactions: list[list[str]], min_count: int, max_len: int | None) -> tuple[int, int]:
@@ -79,70 +71,103 @@ def check_size(baskets: Baskets, settings: RulesConfig) -> int:
     return min_count
 
 
-def encode(transactions: list[list[str]]):
-    """One-hot encode baskets into a sparse boolean DataFrame with one column per item."""
+def item_counts(transactions: list[list[str]]) -> Counter:
+    return Counter(chain.from_iterable(transactions))
+
+
+def mine_with_fim(transactions: list[list[str]], counts: Counter, settings: RulesConfig, min_count: int) -> ItemsetTable:
+    """Mine with pyfim, which takes item names directly and returns ``(items, count)`` pairs.
+
+    pyfim leaves out the itemsets made only of items found in every basket (it treats them as
+    part of the empty set), so those are added back here with the full count.
+    """
+    import fim
+
+    miner = fim.apriori if settings.algorithm == "apriori" else fim.fpgrowth
+    target = "m" if settings.algorithm == "fpmax" else "s"
+    options = {"zmax": settings.max_len} if settings.max_len else {}
+    found = miner(transactions, target=target, supp=-min_count, report="a", **options)
+    items = sorted(counts)
+    ids = {item: position for position, item in enumerate(items)}
+    pairs = [([ids[item] for item in itemset], count) for itemset, count in found]
+    total = len(transactions)
+    everywhere = sorted(ids[item] for item, count in counts.items() if count == total)
+    if everywhere:
+        longest = len(everywhere) if settings.max_len is None else min(len(everywhere), settings.max_len)
+        if target == "s":
+            pairs += [(list(subset), total) for size in range(1, longest + 1) for subset in combinations(everywhere, size)]
+        elif not pairs:
+            pairs = [(list(subset), total) for subset in combinations(everywhere, longest)]
+    return ItemsetTable.from_pairs(pairs, items, total)
+
+
+def mine_with_mlxtend(transactions: list[list[str]], settings: RulesConfig) -> ItemsetTable:
+    """Mine with mlxtend on a sparse one-hot matrix with one column per item."""
     import pandas as pd
+    from mlxtend.frequent_patterns import apriori, fpgrowth, fpmax
     from mlxtend.preprocessing import TransactionEncoder
 
     encoder = TransactionEncoder()
     matrix = encoder.fit(transactions).transform(transactions, sparse=True)
-    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=[str(item) for item in encoder.columns_])
-
-
-def mine_itemsets(onehot, settings: RulesConfig):
-    from mlxtend.frequent_patterns import apriori, fpgrowth, fpmax
-
+    items = [str(item) for item in encoder.columns_]
+    onehot = pd.DataFrame.sparse.from_spmatrix(matrix, columns=range(len(items)))
     miner = {"apriori": apriori, "fpgrowth": fpgrowth, "fpmax": fpmax}[settings.algorithm]
-    itemsets = miner(onehot, min_support=settings.min_support, use_colnames=True, max_len=settings.max_len)
-    itemsets["itemsets"] = itemsets["itemsets"].map(lambda items: sorted(items))
-    itemsets["length"] = itemsets["itemsets"].map(len)
-    return itemsets.sort_values(["support", "length"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    found = miner(onehot, min_support=settings.min_support, max_len=settings.max_len)
+    total = len(transactions)
+    counts = (found["support"].to_numpy() * total).round().astype(int).tolist()
+    return ItemsetTable.from_pairs(zip(found["itemsets"].map(list), counts), items, total)
 
 
-def candidate_rules(itemsets) -> int:
-    """Count the rules mlxtend evaluates: every split of every itemset into two non-empty parts."""
-    return int(sum(2**length - 2 for length in itemsets["length"] if length >= 2))
+def rules_with_mlxtend(table: ItemsetTable, settings: RulesConfig) -> Rules:
+    """Generate rules with mlxtend's ``association_rules`` and order them like the fim engine."""
+    import pandas as pd
+    from mlxtend.frequent_patterns import association_rules
+
+    total = table.n_transactions
+    if not table.candidate_rules():
+        empty = np.zeros(0, dtype=np.int64)
+        return Rules([], empty, empty, empty, empty, empty, total)
+    sets = [frozenset(row) for k in sorted(table.members) for row in table.members[k].tolist()]
+    supports = np.concatenate([table.counts[k] for k in sorted(table.members)]) / total
+    frame = pd.DataFrame({"support": supports, "itemsets": sets})
+    # mlxtend divides by zero for conviction at confidence 1 and warns; the value is recorded as inf.
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        found = association_rules(frame, num_itemsets=total, metric=settings.metric, min_threshold=settings.min_threshold)
+    names = np.asarray(table.items, dtype=object)
+    keys = sorted({tuple(sorted(side)) for column in ("antecedents", "consequents") for side in found[column]})
+    position = {key: index for index, key in enumerate(keys)}
+
+    def indexes(column: str) -> np.ndarray:
+        return np.asarray([position[tuple(sorted(side))] for side in found[column]], dtype=np.int32)
+
+    def counts(column: str) -> np.ndarray:
+        return np.rint(found[column].to_numpy(dtype=float) * total).astype(np.int64)
+
+    rules = Rules(
+        [names[list(key)].tolist() for key in keys],
+        indexes("antecedents"),
+        indexes("consequents"),
+        counts("support"),
+        counts("antecedent support"),
+        counts("consequent support"),
+        total,
+    )
+    return order_rules(rules, settings.sort_by)
 
 
-def check_rule_count(itemsets, settings: RulesConfig) -> int:
+def check_rule_count(table: ItemsetTable, settings: RulesConfig) -> int:
     """Reject rule generation whose candidate count exceeds ``settings.max_rules``."""
-    candidates = candidate_rules(itemsets)
+    candidates = table.candidate_rules()
     if candidates > settings.max_rules:
-        longest = int(itemsets["length"].max())
-        fitting = [
-            length
-            for length in range(2, longest)
-            if candidate_rules(itemsets[itemsets["length"] <= length]) <= settings.max_rules
-        ]
+        fitting = [length for length in range(2, table.longest) if table.candidate_rules(length) <= settings.max_rules]
         advice = f"--max-len {fitting[-1]} fits; " if fitting else ""
         raise DataError(
-            f"{len(itemsets):,} frequent itemsets (up to {longest} items) give {candidates:,} candidate rules "
+            f"{len(table):,} frequent itemsets (up to {table.longest} items) give {candidates:,} candidate rules "
             f"(limit {settings.max_rules:,}); generating and writing them would take very long and a lot of disk",
             hint=f"{advice}otherwise raise the support, or raise max_rules (--max-rules) if you need them all",
         )
     return candidates
-
-
-def mine_rules(itemsets, n_transactions: int, settings: RulesConfig):
-    import pandas as pd
-    from mlxtend.frequent_patterns import association_rules
-
-    if (itemsets["length"] < 2).all():
-        return pd.DataFrame(columns=["antecedents", "consequents", *RULE_MEASURES])
-    frozen = itemsets[["support", "itemsets"]].assign(itemsets=itemsets["itemsets"].map(frozenset))
-    # mlxtend divides by zero for measures such as conviction at confidence 1 and warns about it.
-    # The warning is dropped because the files record those values as inf (CSV) and null (JSON).
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rules = association_rules(
-            frozen, num_itemsets=n_transactions, metric=settings.metric, min_threshold=settings.min_threshold
-        )
-    rules["antecedents"] = rules["antecedents"].map(sorted)
-    rules["consequents"] = rules["consequents"].map(sorted)
-    rules["_order"] = rules["antecedents"].map(ITEM_SEPARATOR.join) + "=>" + rules["consequents"].map(ITEM_SEPARATOR.join)
-    rules = rules.sort_values([settings.sort_by, "support", "_order"], ascending=[False, False, True], kind="stable")
-    measures = [column for column in RULE_MEASURES if column in rules.columns]
-    return rules[["antecedents", "consequents", *measures]].reset_index(drop=True)
 
 
 def _finite_or_none(values) -> list[Any]:
@@ -155,7 +180,7 @@ def write_json_records(path, columns: dict[str, list[Any]]) -> None:
     """Write a JSON array with one compact object per line.
 
     Each record goes through the C JSON encoder on its own, which is many times faster than
-    an indented dump of the whole list for hundreds of thousands of rules.
+    an indented dump of the whole list.
     """
     keys = list(columns)
     lines = (
@@ -164,40 +189,68 @@ def write_json_records(path, columns: dict[str, list[Any]]) -> None:
     write_atomic(path, "[\n" + ",\n".join(lines) + "\n]\n")
 
 
-def write_itemsets(context: TrainContext, itemsets, n_transactions: int) -> list[str]:
-    supports = itemsets["support"].astype(float).tolist()
-    counts = [round(support * n_transactions) for support in supports]
-    items = itemsets["itemsets"].tolist()
-    lengths = [len(itemset) for itemset in items]
-    write_csv(
-        context.artifacts / "itemsets.csv",
-        ["itemset", "length", "support", "count"],
-        zip((ITEM_SEPARATOR.join(itemset) for itemset in items), lengths, supports, counts),
-    )
-    columns = {"itemset": items, "length": lengths, "support": supports, "count": counts}
-    write_json_records(context.artifacts / "itemsets.json", columns)
-    return ["artifacts/itemsets.csv", "artifacts/itemsets.json"]
+def write_fast_csv(path, blocks: Iterable[dict[str, Any]]) -> None:
+    """Write blocks of columns as one CSV file with Arrow's multi-threaded writer, atomically.
+
+    Strings are quoted, floats use the shortest repr that reads back exactly and infinities are
+    written as ``inf``. Blocks keep memory flat for millions of rows.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+
+    with atomic_target(path) as temporary:
+        writer = None
+        for block in blocks:
+            table = pa.table(block)
+            if writer is None:
+                writer = arrow_csv.CSVWriter(str(temporary), table.schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
 
 
-def write_rules(context: TrainContext, rules) -> list[str]:
+def write_itemsets(
+    context: TrainContext, itemsets: list[list[str]], counts: np.ndarray, total: int, settings: RulesConfig
+) -> list[str]:
+    supports = counts / total
+    lengths = np.fromiter(map(len, itemsets), dtype=np.int64, count=len(itemsets))
+    joined = [ITEM_SEPARATOR.join(itemset) for itemset in itemsets]
+    block = {"itemset": joined, "length": lengths, "support": supports, "count": counts}
+    write_fast_csv(context.artifacts / "itemsets.csv", [block])
+    written = ["artifacts/itemsets.csv"]
+    if len(itemsets) <= settings.json_limit:
+        columns = {"itemset": itemsets, "length": lengths.tolist(), "support": supports.tolist(), "count": counts.tolist()}
+        write_json_records(context.artifacts / "itemsets.json", columns)
+        written.append("artifacts/itemsets.json")
+    return written
+
+
+def _rule_blocks(rules: Rules) -> Iterator[dict[str, Any]]:
+    import pyarrow as pa
+
+    joined = pa.array([ITEM_SEPARATOR.join(itemset) for itemset in rules.itemsets], type=pa.string())
+    for start in range(0, max(len(rules), 1), CSV_BLOCK):
+        rows = slice(start, start + CSV_BLOCK)
+        yield {
+            "antecedents": joined.take(pa.array(rules.antecedents[rows])),
+            "consequents": joined.take(pa.array(rules.consequents[rows])),
+            **rules.measures(rows),
+        }
+
+
+def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> list[str]:
     """Write rules as CSV (``|``-joined items, ``inf`` for infinite conviction) and JSON (lists, ``null``)."""
-    measures = [column for column in rules.columns if column not in ("antecedents", "consequents")]
-    antecedents = rules["antecedents"].tolist()
-    consequents = rules["consequents"].tolist()
-    values = [rules[measure].astype(float).tolist() for measure in measures]
-    write_csv(
-        context.artifacts / "rules.csv",
-        ["antecedents", "consequents", *measures],
-        zip(
-            (ITEM_SEPARATOR.join(items) for items in antecedents),
-            (ITEM_SEPARATOR.join(items) for items in consequents),
-            *values,
-        ),
-    )
-    columns = {"antecedents": antecedents, "consequents": consequents}
-    columns.update({measure: _finite_or_none(column) for measure, column in zip(measures, values)})
-    write_json_records(context.artifacts / "rules.json", columns)
-    return ["artifacts/rules.csv", "artifacts/rules.json"]
+    write_fast_csv(context.artifacts / "rules.csv", _rule_blocks(rules))
+    written = ["artifacts/rules.csv"]
+    if len(rules) <= settings.json_limit:
+        columns: dict[str, list[Any]] = {
+            "antecedents": [rules.itemsets[index] for index in rules.antecedents.tolist()],
+            "consequents": [rules.itemsets[index] for index in rules.consequents.tolist()],
+        }
+        columns.update({name: _finite_or_none(values) for name, values in rules.measures().items()})
+        write_json_records(context.artifacts / "rules.json", columns)
+        written.append("artifacts/rules.json")
+    return written
 
 
 def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> TrainResult:
@@ -205,36 +258,52 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     n_transactions = len(data.transactions)
     settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
     min_count = check_size(data, settings)
+    counts = item_counts(data.transactions)
 
-    context.reporter.status(f"encoding {n_transactions} transactions")
-    onehot = encode(data.transactions)
-    context.reporter.status(f"mining itemsets with {settings.algorithm} at min_support {settings.min_support:g}")
-    itemsets = mine_itemsets(onehot, settings)
-    artifacts = write_itemsets(context, itemsets, n_transactions)
+    context.reporter.status(
+        f"mining itemsets with {settings.algorithm} ({settings.engine}) at min_support {settings.min_support:g}"
+    )
+    if settings.engine == "fim":
+        table = mine_with_fim(data.transactions, counts, settings, min_count)
+    else:
+        table = mine_with_mlxtend(data.transactions, settings)
+    itemsets, itemset_counts = table.ordered()
+    artifacts = write_itemsets(context, itemsets, itemset_counts, n_transactions, settings)
     metrics: dict[str, Any] = {
         "transactions": n_transactions,
-        "distinct_items": int(onehot.shape[1]),
+        "distinct_items": len(counts),
         "min_support": settings.min_support,
         "min_count": min_count,
-        "itemsets": int(len(itemsets)),
-        "max_itemset_length": int(itemsets["length"].max()) if len(itemsets) else 0,
+        "itemsets": len(table),
+        "max_itemset_length": table.longest,
     }
     if settings.output == "itemsets":
-        top = itemsets.head(settings.top)
-        table = (["itemset", "support"], [[", ".join(items), f"{support:.4f}"] for items, support in zip(top["itemsets"], top["support"])])
-        return TrainResult(metrics=metrics, artifacts=artifacts, table=table)
+        rows = [
+            [", ".join(items), f"{count / n_transactions:.4f}"]
+            for items, count in zip(itemsets[: settings.top], itemset_counts[: settings.top].tolist())
+        ]
+        return TrainResult(metrics=metrics, artifacts=artifacts, table=(["itemset", "support"], rows))
 
-    candidates = check_rule_count(itemsets, settings)
+    candidates = check_rule_count(table, settings)
     context.reporter.status(
         f"generating rules from {candidates:,} candidates with {settings.metric} >= {settings.min_threshold:g}"
     )
-    rules = mine_rules(itemsets, n_transactions, settings)
-    artifacts += write_rules(context, rules)
-    metrics["rules"] = int(len(rules))
-    top = rules.head(settings.top)
+    if settings.engine == "fim":
+        rules = association_rules(table, settings.metric, settings.min_threshold, settings.sort_by)
+    else:
+        rules = rules_with_mlxtend(table, settings)
+    artifacts += write_rules(context, rules, settings)
+    metrics["rules"] = len(rules)
     header = ["antecedents", "consequents", "support", "confidence", "lift"]
+    top = rules.measures(slice(0, settings.top))
     rows = [
-        [", ".join(row["antecedents"]), ", ".join(row["consequents"]), f"{row['support']:.4f}", f"{row['confidence']:.4f}", f"{row['lift']:.3f}"]
-        for row in top.to_dict("records")
+        [
+            ", ".join(rules.itemsets[rules.antecedents[index]]),
+            ", ".join(rules.itemsets[rules.consequents[index]]),
+            f"{top['support'][index]:.4f}",
+            f"{top['confidence'][index]:.4f}",
+            f"{top['lift'][index]:.3f}",
+        ]
+        for index in range(len(top["support"]))
     ]
     return TrainResult(metrics=metrics, artifacts=artifacts, table=(header, rows))

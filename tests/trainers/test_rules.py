@@ -307,3 +307,34 @@ def test_mine_rejects_folder_and_encoding(cli, tmp_path):
     encoding = cli("mine", "rules", tmp_path / "b.csv", "--encoding", "gbkk")
     assert encoding.exit_code == 2
     assert "--encoding: unknown encoding 'gbkk'" in encoding.stderr
+
+
+@pytest.mark.parametrize("kind", ["rules", "itemsets"])
+def test_engines_write_identical_files(mine, tmp_path, kind):
+    data = write_baskets(tmp_path, TRANSACTIONS * 3 + [["milk", "bread", "beer"]])
+    _, by_fim = mine(kind, data, "--support", "0.2", "--engine", "fim")
+    _, by_mlxtend = mine(kind, data, "--support", "0.2", "--engine", "mlxtend")
+    for name in (["rules.csv", "rules.json"] if kind == "rules" else []) + ["itemsets.csv", "itemsets.json"]:
+        fim_file = (by_fim / "artifacts" / name).read_bytes()
+        assert fim_file == (by_mlxtend / "artifacts" / name).read_bytes(), name
+
+
+def test_unknown_engine_is_a_usage_error(mine, tmp_path):
+    result, _ = mine("rules", write_baskets(tmp_path, TRANSACTIONS), "--engine", "spark-ish")
+    assert result.exit_code == 2
+    assert "--engine" in result.stderr
+
+
+def test_json_files_skipped_above_the_limit(cli, write_config, tmp_path):
+    write_baskets(tmp_path, TRANSACTIONS)
+    path = write_config(
+        "name: limited\ndataset: {path: baskets.csv, format: basket}\n"
+        "model: {type: rules, min_support: 0.25, json_limit: 1}\n"
+    )
+    result = cli("train", path, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 0, result.output
+    artifacts = run_folder_from_stdout(result.stdout) / "artifacts"
+    assert (artifacts / "rules.csv").exists() and (artifacts / "itemsets.csv").exists()
+    assert not (artifacts / "rules.json").exists() and not (artifacts / "itemsets.json").exists()
+    with open(artifacts / "rules.csv", newline="", encoding="utf-8") as stream:
+        assert len(list(csv.DictReader(stream))) == len(mlxtend_rules(TRANSACTIONS, 0.25, 0.5))
