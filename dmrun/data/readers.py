@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 import re
+from collections import Counter
 from itertools import chain
 from pathlib import Path
 
@@ -203,23 +204,32 @@ def read_baskets(path: Path, encoding: str = "utf-8", delimiter: str | None = No
     if delimiter is None:
         delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
     if delimiter == "whitespace":
+        # str.split() already trims and never yields blank items, so build_baskets can skip both.
         rows = (line.split() for line in lines)
-    else:
-        rows = csv.reader(lines, delimiter=delimiter)
+        return build_baskets(rows, str(path), fingerprint(raw), delimiter, trimmed_rows=True)
+    rows = csv.reader(lines, delimiter=delimiter)
     return build_baskets(rows, source=str(path), fingerprint_value=fingerprint(raw), delimiter=delimiter)
 
 
-def build_baskets(rows, source: str, fingerprint_value: str | None = None, delimiter: str | None = None) -> Baskets:
-    """Clean raw rows of item strings into baskets and count what was dropped."""
+def build_baskets(
+    rows, source: str, fingerprint_value: str | None = None, delimiter: str | None = None, trimmed_rows: bool = False
+) -> Baskets:
+    """Clean raw rows of item strings into baskets and count what was dropped.
+
+    ``trimmed_rows`` says that no item has surrounding spaces and none is blank, which lets
+    large whitespace-separated files skip the per-item checks.
+    """
     transactions: list[list[str]] = []
     trimmed = blank_items = duplicates = empty = 0
     for row in rows:
-        items = [cell.strip() for cell in row]
-        if items != row:
-            trimmed += sum(cell != item for cell, item in zip(row, items))
-        if "" in items:
-            blank_items += items.count("")
-            items = [item for item in items if item]
+        items = row
+        if not trimmed_rows:
+            items = [cell.strip() for cell in row]
+            if items != row:
+                trimmed += sum(cell != item for cell, item in zip(row, items))
+            if "" in items:
+                blank_items += items.count("")
+                items = [item for item in items if item]
         basket = list(dict.fromkeys(items))
         duplicates += len(items) - len(basket)
         if basket:
@@ -228,11 +238,11 @@ def build_baskets(rows, source: str, fingerprint_value: str | None = None, delim
             empty += 1
     if not transactions:
         raise DataError(f"{source} contains no transactions")
-    items = set(chain.from_iterable(transactions))
+    counts = Counter(chain.from_iterable(transactions))
     summary = {
         "transactions": len(transactions),
-        "distinct_items": len(items),
-        "items_total": sum(map(len, transactions)),
+        "distinct_items": len(counts),
+        "items_total": sum(counts.values()),
         "max_basket_size": max(map(len, transactions)),
         "empty_baskets_dropped": empty,
         "blank_items_dropped": blank_items,
@@ -243,4 +253,4 @@ def build_baskets(rows, source: str, fingerprint_value: str | None = None, delim
         summary["delimiter"] = delimiter
     if fingerprint_value:
         summary["fingerprint"] = fingerprint_value
-    return Baskets(transactions=transactions, source=source, summary=summary)
+    return Baskets(transactions=transactions, source=source, summary=summary, item_counts=counts)

@@ -29,3 +29,4 @@ class Baskets:
     transactions: list[list[str]]
     source: str
     summary: dict[str, Any] = field(default_factory=dict)
+    item_counts: dict[str, int] | None = None  # baskets containing each item, when the reader counted them

@@ -225,10 +225,8 @@ def generate(table: ItemsetTable, metric: str, min_threshold: float) -> tuple[np
 def association_rules(table: ItemsetTable, metric: str, min_threshold: float, sort_by: str) -> Rules:
     """Generate and order the rules of ``table`` (see ``order_rules``)."""
     position_a, position_c, count_rule, count_a, count_c = generate(table, metric, min_threshold)
-    names = np.asarray(table.items, dtype=object)
-    flat_members = [row for k in sorted(table.members) for row in table.members[k].tolist()]
     used = np.unique(np.concatenate([position_a, position_c]))
-    itemsets = [names[flat_members[position]].tolist() for position in used.tolist()]
+    itemsets = _named(table, used)
     rules = Rules(
         itemsets,
         np.searchsorted(used, position_a).astype(np.int32),
@@ -239,6 +237,18 @@ def association_rules(table: ItemsetTable, metric: str, min_threshold: float, so
         table.n_transactions,
     )
     return order_rules(rules, sort_by)
+
+
+def _named(table: ItemsetTable, positions: np.ndarray) -> list[list[str]]:
+    """Return the item names of the itemsets at sorted flat ``positions``."""
+    names = np.asarray(table.items, dtype=object)
+    lengths = sorted(table.members)
+    starts = np.cumsum([0] + [len(table.counts[k]) for k in lengths])
+    named: list[list[str]] = []
+    for k, start, stop in zip(lengths, starts[:-1], starts[1:]):
+        rows = positions[(positions >= start) & (positions < stop)] - start
+        named += names[table.members[k][rows]].tolist()
+    return named
 
 
 def order_rules(rules: Rules, sort_by: str) -> Rules:

@@ -71,11 +71,11 @@ def check_size(baskets: Baskets, settings: RulesConfig) -> int:
     return min_count
 
 
-def item_counts(transactions: list[list[str]]) -> Counter:
+def item_counts(transactions: list[list[str]]) -> dict[str, int]:
     return Counter(chain.from_iterable(transactions))
 
 
-def mine_with_fim(transactions: list[list[str]], counts: Counter, settings: RulesConfig, min_count: int) -> ItemsetTable:
+def mine_with_fim(transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig, min_count: int) -> ItemsetTable:
     """Mine with pyfim, which takes item names directly and returns ``(items, count)`` pairs.
 
     pyfim leaves out the itemsets made only of items found in every basket (it treats them as
@@ -258,7 +258,7 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     n_transactions = len(data.transactions)
     settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
     min_count = check_size(data, settings)
-    counts = item_counts(data.transactions)
+    counts = data.item_counts if data.item_counts is not None else item_counts(data.transactions)
 
     context.reporter.status(
         f"mining itemsets with {settings.algorithm} ({settings.engine}) at min_support {settings.min_support:g}"

@@ -1,0 +1,412 @@
+"""Run dmrun and its peers side by side on the same inputs and write docs/benchmarks.md.
+
+    python bench/run.py            # quick mode: a few minutes
+    python bench/run.py --full     # every target at full size
+
+Each case runs dmrun and each peer as whole processes, in turn (dmrun, peer, dmrun, peer, ...),
+so that load on a shared machine hits both alike. Wall time and peak resident memory come from
+the operating system for each child process (``os.wait4``). The page reports medians and the
+ratio dmrun / peer. Inputs come from the ``shared/datasets`` folder beside the repository when
+present (``--data`` to point elsewhere); cases whose inputs are missing are listed as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import importlib.util
+import math
+import os
+import platform
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ROOT / "bench" / "peers"
+PYTHON = sys.executable
+ADULT_COLUMNS = [
+    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
+    "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country", "income",
+]
+
+
+@dataclass
+class Measure:
+    seconds: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+    failed: str | None = None
+
+    @property
+    def time(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def memory(self) -> float:
+        return statistics.median(self.peak_mb)
+
+
+@dataclass
+class Case:
+    group: str
+    title: str
+    commands: dict[str, list[str]]
+    target: str = ""
+    timeout: float = 900
+    results: dict[str, Measure] = field(default_factory=dict)
+
+
+def run_once(command: list[str], timeout: float, env: dict[str, str]) -> tuple[float, float, str | None]:
+    """Run a command; return wall seconds, peak resident MB and an error text or None."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                os.wait4(process.pid, 0)
+                return timeout, 0.0, f"timed out after {timeout:.0f} s"
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            output.seek(0)
+            tail = output.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            reason = "killed (out of memory?)" if process.returncode == -9 else f"exit {process.returncode}"
+            return seconds, usage.ru_maxrss / 1024, f"{reason}: {' / '.join(tail)}"
+    return seconds, usage.ru_maxrss / 1024, None
+
+
+def measure(case: Case, repeat: int, env: dict[str, str]) -> None:
+    for name in case.commands:
+        case.results[name] = Measure()
+    for _ in range(repeat):
+        for name, command in case.commands.items():
+            result = case.results[name]
+            if result.failed:
+                continue
+            seconds, peak, error = run_once(command, case.timeout, env)
+            if error:
+                result.failed = error
+                continue
+            result.seconds.append(seconds)
+            result.peak_mb.append(peak)
+    print(f"  {case.title}: " + ", ".join(
+        f"{name} {result.time:.2f} s" if not result.failed else f"{name} failed" for name, result in case.results.items()
+    ), file=sys.stderr)
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def mnist_csv(data: Path, work: Path) -> Path | None:
+    """Write the MNIST test images (IDX, gzip) as a CSV of 784 pixel columns and a label."""
+    images, labels = data / "mnist" / "t10k-images-idx3-ubyte.gz", data / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    if not images.exists() or not labels.exists():
+        return None
+    out = work / "mnist_test.csv"
+    with gzip.open(images, "rb") as stream:
+        _, count, rows, columns = struct.unpack(">IIII", stream.read(16))
+        pixels = stream.read()
+    with gzip.open(labels, "rb") as stream:
+        stream.read(8)
+        digits = stream.read()
+    size = rows * columns
+    with open(out, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([f"p{index}" for index in range(size)] + ["label"])
+        for row in range(count):
+            writer.writerow([*pixels[row * size : (row + 1) * size], digits[row]])
+    return out
+
+
+def adult_csv(data: Path, work: Path, copies: int = 1) -> Path | None:
+    """Write UCI Adult with a header row, repeated ``copies`` times for the reading test."""
+    source = data / "adult" / "adult.data"
+    if not source.exists():
+        return None
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = work / (f"adult_x{copies}.csv" if copies > 1 else "adult.csv")
+    with open(out, "w", encoding="utf-8") as stream:
+        stream.write(",".join(ADULT_COLUMNS) + "\n")
+        for _ in range(copies):
+            stream.write("\n".join(lines) + "\n")
+    return out
+
+
+def write_config(work: Path, name: str, text: str) -> Path:
+    path = work / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def dmrun(*args: str | Path, runs: Path) -> list[str]:
+    return [PYTHON, "-m", "dmrun", *map(str, args), "--runs-dir", str(runs), "--quiet"]
+
+
+def peer(script: str, *args: str | Path) -> list[str]:
+    return [PYTHON, str(PEERS / script), *map(str, args)]
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def rule_cases(data: Path, work: Path, runs: Path, full: bool) -> list[Case]:
+    fimi = data / "fimi"
+    settings = [
+        ("retail.dat", 0.002), ("retail.dat", 0.001), ("T10I4D100K.dat", 0.001), ("chess.dat", 0.8), ("mushroom.dat", 0.2),
+    ]
+    if not full:
+        settings = settings[:1] + settings[3:4]
+    cases = []
+    for filename, support in settings:
+        path = fimi / filename
+        if not path.exists():
+            continue
+        out = work / f"peer-{filename}-{support}.csv"
+        commands = {
+            "dmrun": dmrun("mine", "rules", path, "--support", str(support), "--confidence", "0.5", runs=runs),
+            "pyfim script": peer("rules_pyfim.py", path, support, 0.5, out),
+        }
+        if importlib.util.find_spec("efficient_apriori") and filename != "mushroom.dat":
+            commands["efficient-apriori"] = peer("rules_efficient_apriori.py", path, support, 0.5, out)
+        if filename != "mushroom.dat" or full:
+            commands["mlxtend"] = peer("rules_mlxtend.py", path, support, 0.5, out)
+        cases.append(
+            Case("rules", f"{filename} at {support}", commands, "<= 1.5x pyfim script, >= 10x faster than mlxtend",
+                 timeout=1800 if full else 600)
+        )
+    return cases
+
+
+def scaling_case(work: Path, runs: Path, full: bool) -> tuple[list[Case], list[int]]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from quest import generate
+
+    sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000] if full else [10_000, 30_000, 100_000]
+    cases = []
+    for size in sizes:
+        path = work / f"quest-{size}.dat"
+        with open(path, "w", encoding="ascii") as stream:
+            for basket in generate(size, seed=0):
+                stream.write(" ".join(map(str, basket)) + "\n")
+        cases.append(Case("scaling", f"{size:,} baskets", {"dmrun": dmrun("mine", "rules", path, "--support", "0.005", runs=runs)}))
+    return cases, sizes
+
+
+def training_cases(mnist: Path | None, adult: Path | None, work: Path, runs: Path, full: bool) -> list[Case]:
+    cases = []
+    if mnist is not None:
+        epochs = 20 if full else 3
+        for kind, model in (("mlp", "{type: mlp, hidden_sizes: [128, 64], dropout: 0.1}"),
+                            ("cnn", "{type: cnn, input_shape: [1, 28, 28], channels: [16, 32], hidden_size: 128, dropout: 0.25}")):
+            config = write_config(work, f"bench-{kind}", (
+                f"name: bench-{kind}\nseed: 0\n"
+                f"dataset: {{path: {mnist}, target: label, split: {{test_size: 0.2, val_size: 0.1, stratify: true}}}}\n"
+                "preprocess: [{step: scale, method: standard}]\n"
+                f"model: {model}\n"
+                f"train: {{epochs: {epochs}, batch_size: 64, optimizer: {{name: adam, lr: 1e-3}}}}\n"
+            ))
+            cases.append(Case("train", f"{kind} on MNIST test images, {epochs} epochs", {
+                "dmrun": dmrun("train", config, runs=runs),
+                "PyTorch script": peer("torch_train.py", mnist, kind, epochs, 64),
+            }, "<= 1.10x the PyTorch script"))
+        config = write_config(work, "bench-kmeans", (
+            f"name: bench-kmeans\nseed: 0\ndataset: {{path: {mnist}, target: label}}\n"
+            "model: {type: kmeans, n_clusters: 10, n_init: 10}\n"
+        ))
+        cases.append(Case("train", "k-means on MNIST test images", {
+            "dmrun": dmrun("train", config, runs=runs), "scikit-learn script": peer("sklearn_kmeans.py", mnist, 10),
+        }, "<= 1.10x the scikit-learn script"))
+    if adult is not None:
+        config = write_config(work, "bench-tree", (
+            f"name: bench-tree\nseed: 0\n"
+            f"dataset: {{path: {adult}, target: income, missing_values: ['?'], "
+            "split: {test_size: 0.25, val_size: 0.0, stratify: true}}\n"
+            "preprocess: [{step: impute, strategy: most_frequent}, {step: onehot}]\n"
+            "model: {type: tree, max_depth: 12}\n"
+        ))
+        cases.append(Case("train", "decision tree on UCI Adult", {
+            "dmrun": dmrun("train", config, runs=runs), "scikit-learn script": peer("sklearn_tree.py", adult, "income"),
+        }, "<= 1.10x the scikit-learn script"))
+    return cases
+
+
+def startup_cases(runs: Path) -> list[Case]:
+    listing = runs.parent / "listing"
+    listing.mkdir(exist_ok=True)
+    template = next(runs.glob("*/run.json"), None)
+    if template is not None:
+        for index in range(1000):
+            folder = listing / f"20260101-000000-copy-{index:06x}"
+            shutil.copytree(template.parent, folder, ignore=shutil.ignore_patterns("model", "artifacts"), dirs_exist_ok=True)
+    baseline = [PYTHON, "-c", "import typer, pydantic, yaml"]
+    return [
+        Case("startup", "dmrun --help", {"dmrun": [PYTHON, "-m", "dmrun", "--help"], "import typer, pydantic, yaml": baseline},
+             "<= 2x the imports"),
+        Case("startup", "dmrun validate configs/cnn.yaml",
+             {"dmrun": [PYTHON, "-m", "dmrun", "validate", "configs/cnn.yaml"], "import typer, pydantic, yaml": baseline},
+             "<= 2x the imports"),
+        Case("startup", "dmrun runs list over 1,000 runs",
+             {"dmrun": [PYTHON, "-m", "dmrun", "runs", "list", "--runs-dir", str(listing)], "import typer, pydantic, yaml": baseline},
+             "<= 2x the imports"),
+    ]
+
+
+def reading_case(data: Path, work: Path, runs: Path, full: bool) -> list[Case]:
+    copies = 50 if full else 5  # adult.data is about 4 MB
+    big = adult_csv(data, work, copies)
+    if big is None:
+        return []
+    config = write_config(work, "bench-read", (
+        f"name: bench-read\nseed: 0\ndataset: {{path: {big}, target: income, missing_values: ['?']}}\n"
+        "preprocess: [{step: impute, strategy: most_frequent}, {step: onehot}]\nmodel: {type: tree, max_depth: 8}\n"
+    ))
+    size_mb = big.stat().st_size / 2**20
+    return [Case("reading", f"tree run on a {size_mb:.0f} MB CSV", {"dmrun": dmrun("train", config, runs=runs)},
+                 f"peak memory < 3x the file ({3 * size_mb:.0f} MB)")]
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def versions() -> str:
+    names = ["dmrun", "torch", "scikit-learn", "mlxtend", "pyfim", "numpy", "pandas", "pyarrow", "efficient-apriori"]
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
+    """Least-squares slope of log(time) against log(size)."""
+    xs = [math.log(size) for size in sizes]
+    ys = [math.log(value) for value in seconds]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+
+
+def render(cases: list[Case], scaling: tuple[list[Case], list[int]], full: bool, repeat: int, skipped: list[str]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python bench/run.py" + (" --full" if full else "") + "`; do not edit by hand.",
+        "",
+        f"- Mode: {'full' if full else 'quick'}, median of {repeat} runs per command, commands run in turn.",
+        f"- Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, {platform.system()}.",
+        f"- Packages: {versions()}.",
+        "- Times and memory are for the whole process (start-up, reading, work, writing). Ratio = dmrun / peer:",
+        "  below 1 means dmrun is faster or smaller.",
+        "",
+    ]
+    for group, heading in (("rules", "Rule mining (itemsets and rules at confidence 0.5, CSV written)"),
+                           ("train", "Training"), ("startup", "Start-up"), ("reading", "Reading a large CSV")):
+        chosen = [case for case in cases if case.group == group]
+        if not chosen:
+            continue
+        lines += [f"## {heading}", "", "| case | command | median s | peak MB | time ratio | memory ratio | target |",
+                  "|---|---|---|---|---|---|---|"]
+        for case in chosen:
+            mine = case.results.get("dmrun")
+            for name, result in case.results.items():
+                if result.failed:
+                    lines.append(f"| {case.title} | {name} | failed: {result.failed[:120]} | | | | |")
+                    continue
+                ratio = memory = ""
+                if name != "dmrun" and mine and not mine.failed:
+                    ratio = f"{mine.time / result.time:.2f}"
+                    memory = f"{mine.memory / result.memory:.2f}"
+                target = case.target if name == "dmrun" else ""
+                lines.append(f"| {case.title} | {name} | {result.time:.2f} | {result.memory:.0f} | {ratio} | {memory} | {target} |")
+        lines.append("")
+    scaling_cases, sizes = scaling
+    timed = [case.results["dmrun"] for case in scaling_cases if not case.results["dmrun"].failed]
+    if len(timed) == len(sizes) and len(sizes) >= 2:
+        exponent = fitted_exponent(sizes, [result.time for result in timed])
+        lines += ["## Scaling with the number of baskets", "",
+                  "Synthetic T10I4-style baskets (`bench/quest.py`), `dmrun mine rules --support 0.005`.", "",
+                  "| baskets | median s | peak MB |", "|---|---|---|"]
+        lines += [f"| {size:,} | {result.time:.2f} | {result.memory:.0f} |" for size, result in zip(sizes, timed)]
+        lines += ["", f"Fitted exponent of time against baskets: **{exponent:.2f}** (target at most 1.15).", ""]
+    if skipped:
+        lines += ["## Skipped", ""] + [f"- {reason}" for reason in skipped] + [""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark dmrun against its peers and write docs/benchmarks.md.")
+    parser.add_argument("--full", action="store_true", help="every target at full size (an hour or more)")
+    parser.add_argument("--repeat", type=int, help="runs per command (default 3 quick, 5 full)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets", help="datasets folder")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown page to write")
+    parser.add_argument("--only", choices=["rules", "scaling", "train", "startup", "reading"], action="append",
+                        help="run only these groups (repeatable)")
+    options = parser.parse_args()
+    repeat = options.repeat or (5 if options.full else 3)
+    groups = set(options.only or ["rules", "scaling", "train", "startup", "reading"])
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    skipped = []
+    if not importlib.util.find_spec("fim"):
+        sys.exit("error: pyfim is not installed; run: pip install pyfim")
+    with tempfile.TemporaryDirectory(prefix="dmrun-bench-") as folder:
+        work = Path(folder)
+        runs = work / "runs"
+        cases: list[Case] = []
+        if "rules" in groups:
+            found = rule_cases(options.data, work, runs, options.full)
+            cases += found if found else []
+            if not found:
+                skipped.append(f"rule mining: no FIMI files under {options.data / 'fimi'}")
+        if "train" in groups:
+            mnist = mnist_csv(options.data, work)
+            adult = adult_csv(options.data, work)
+            cases += training_cases(mnist, adult, work, runs, options.full)
+            if mnist is None or adult is None:
+                skipped.append(f"training: MNIST or Adult missing under {options.data}")
+        if "reading" in groups:
+            cases += reading_case(options.data, work, runs, options.full)
+        scaling: tuple[list[Case], list[int]] = ([], [])
+        if "scaling" in groups:
+            scaling = scaling_case(work, runs, options.full)
+        for case in cases + scaling[0]:
+            measure(case, repeat, env)
+        if "startup" in groups:
+            if not any(runs.glob("*/run.json")):
+                subprocess.run(dmrun("train", ROOT / "configs" / "tree.yaml", runs=runs), env=env, check=True,
+                               capture_output=True)
+            for case in startup_cases(runs):
+                measure(case, repeat, env)
+                cases.append(case)
+        options.out.parent.mkdir(parents=True, exist_ok=True)
+        options.out.write_text(render(cases, scaling, options.full, repeat, skipped), encoding="utf-8")
+    print(f"wrote {options.out}")
+
+
+if __name__ == "__main__":
+    main()
