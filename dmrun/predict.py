@@ -1,7 +1,8 @@
 """Apply a finished run's fitted preprocessing and model to new rows.
 
 Loading never unpickles arbitrary objects: torch weights load with ``weights_only=True``, and
-skops files load only when every type they name is one dmrun itself writes.
+scikit-learn objects load from dmrun's JSON and NumPy format, which builds only the types dmrun
+writes (``dmrun.sklearn_format``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from typing import Any
 
 import yaml
 
+from dmrun import sklearn_format
 from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import ConfigError, DataError, RunDirError
 
-# Types outside skops' default trust list that dmrun's own model files contain.
-TRUSTED_SKOPS_TYPES = {"numpy.dtype", "sklearn.tree._tree.Tree"}
 SUPPORTED = ("mlp", "nn", "cnn", "rnn", "tree", "kmeans")
 
 logger = logging.getLogger(__name__)
@@ -30,29 +30,6 @@ class Predictions:
 
     frame: Any  # pandas.DataFrame with a `prediction` (or `cluster`) column and probabilities
     metrics: dict[str, Any] | None
-
-
-def load_skops(path: Path) -> Any:
-    """Load a skops file after checking that it names only types dmrun writes.
-
-    Raises:
-        RunDirError: when the file is missing, damaged or names any other type.
-    """
-    import skops.io
-
-    if not path.is_file():
-        raise RunDirError(f"model file not found: {path}")
-    try:
-        untrusted = skops.io.get_untrusted_types(file=path)
-    except Exception as err:  # noqa: BLE001 - any parse failure means a damaged file
-        raise RunDirError(f"cannot read model file {path}: {err}") from None
-    unexpected = sorted(set(untrusted) - TRUSTED_SKOPS_TYPES)
-    if unexpected:
-        raise RunDirError(
-            f"model file {path} names types dmrun does not write: {', '.join(unexpected)}",
-            hint="the file was changed after the run; it is not loaded because loading could run code",
-        )
-    return skops.io.load(path, trusted=list(untrusted))
 
 
 def _read_run_config(run: Path) -> ExperimentConfig:
@@ -134,8 +111,8 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
     frame = _read_table(config, data_path)
     check_columns(frame, columns["input_columns"], target, numeric & set(columns["input_columns"]))
 
-    pipeline_path = run / "model" / "preprocessing.skops"
-    pipeline = load_skops(pipeline_path) if pipeline_path.exists() else None
+    pipeline_path = run / "model" / "pipeline.json"
+    pipeline = sklearn_format.load(pipeline_path) if pipeline_path.exists() else None
     preprocessing = FittedPreprocessing(pipeline, columns["input_columns"], columns["output_columns"])
     features = preprocessing.transform(frame)
     if not np.isfinite(features).all():
@@ -146,7 +123,7 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
         )
 
     if kind == "kmeans":
-        model = load_skops(run / "model" / "model.skops")
+        model = sklearn_format.load(run / "model" / "estimator.json")
         result = frame.copy()
         result["cluster"] = model.predict(features)
         metrics = None
@@ -162,7 +139,7 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
 
     classes = summary.get("label_mapping")
     if kind == "tree":
-        model = load_skops(run / "model" / "model.skops")
+        model = sklearn_format.load(run / "model" / "estimator.json")
         codes = model.predict(features)
         probabilities = model.predict_proba(features) if classes else None
         code_order = list(model.classes_) if classes else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import pickle
 from pathlib import Path
@@ -135,24 +136,45 @@ def test_rules_run_not_predictable(cli, tmp_path):
     assert "predict does not support rules runs" in result.stderr
 
 
-class Planted:
-    """A type dmrun never writes; a skops file naming it must not be loaded."""
+def tampered_description(run: Path, change) -> None:
+    path = run / "model" / "estimator.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(json.dumps(document), encoding="utf-8")
 
-    def __init__(self) -> None:
-        self.value = 1
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda document: document["object"].update({"__object__": "os.system"}), "type 'os.system' is not one dmrun saves"),
+        (lambda document: document["object"]["attributes"].update({"x": {"__function__": "system"}}), "function 'system'"),
+        (lambda document: document["object"]["attributes"].update({"x": {"__dtype__": "|O"}}), "object dtypes"),
+        (lambda document: document.update({"format": "pickle"}), "not a dmrun scikit-learn model file"),
+    ],
+)
+def test_tampered_model_rejected(cli, write_config, iris_csv, tmp_path, change, fragment):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree}")
+    tampered_description(next(runs.iterdir()), change)
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert result.exit_code == 1
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
 
 
-def test_tampered_skops_rejected(cli, write_config, iris_csv, tmp_path):
-    import skops.io
+def test_pickled_model_arrays_rejected(cli, write_config, iris_csv, tmp_path):
+    import numpy as np
 
     runs = tmp_path / "runs"
     train(cli, write_config, runs, "{type: tree}")
-    model_file = next(runs.iterdir()) / "model" / "model.skops"
-    model_file.write_bytes(skops.io.dumps(Planted()))
+    marker = tmp_path / "code-ran"
+    arrays = next(runs.iterdir()) / "model" / "estimator.npz"
+    with open(arrays, "wb") as stream:
+        np.savez(stream, a0=np.array([RunsCode(marker)], dtype=object), allow_pickle=True)
     result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
     assert result.exit_code == 1
-    assert "names types dmrun does not write" in result.stderr
-    assert "Planted" in result.stderr
+    assert "cannot read the model arrays" in result.stderr
+    assert not marker.exists()
 
 
 class RunsCode:

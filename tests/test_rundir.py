@@ -159,23 +159,29 @@ def test_weights_match_model_json(mlp_run):
 
 
 @pytest.mark.parametrize("run_fixture", ["tree_run", "kmeans_run"])
-def test_skops_model_loads(run_fixture, request):
+def test_sklearn_model_loads(run_fixture, request):
     import numpy as np
-    import skops.io
+
+    from dmrun import sklearn_format
 
     run = request.getfixturevalue(run_fixture)
-    path = run / "model" / "model.skops"
-    model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    model = sklearn_format.load(run / "model" / "estimator.json")
     # dmrun's preprocessing hands float64 rows to the scikit-learn models.
     prediction = model.predict(np.array([[5.1, 3.5, 1.4, 0.2]], dtype=np.float64))
     assert len(prediction) == 1
 
 
-def test_preprocessing_skops_loads(tree_run):
-    import skops.io
+def test_model_arrays_load_without_pickle(tree_run):
+    import numpy as np
 
-    path = tree_run / "model" / "preprocessing.skops"
-    pipeline = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    with np.load(tree_run / "model" / "estimator.npz", allow_pickle=False) as archive:
+        assert archive.files
+
+
+def test_preprocessing_pipeline_loads(tree_run):
+    from dmrun import sklearn_format
+
+    pipeline = sklearn_format.load(tree_run / "model" / "pipeline.json")
     columns = read_json(tree_run / "model" / "preprocessing.json")
     assert list(pipeline.feature_names_in_) == columns["input_columns"]
 

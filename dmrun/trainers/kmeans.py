@@ -13,7 +13,7 @@ from dmrun.data.prepare import ClusteringData
 from dmrun.errors import DataError
 from dmrun.rundir import write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
-from dmrun.trainers.persist import save_preprocessing, save_skops
+from dmrun.trainers.persist import save_preprocessing, save_sklearn
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,6 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
         ([index, *map(float, center)] for index, center in enumerate(model.cluster_centers_)),
     )
     artifacts = ["artifacts/clusters.csv", "artifacts/centers.csv"]
-    artifacts.append(save_skops(model, context, "model.skops"))
+    artifacts += save_sklearn(model, context, "estimator")
     artifacts += save_preprocessing(data.preprocessing, context)
     return TrainResult(metrics=metrics, artifacts=artifacts)

@@ -1,21 +1,24 @@
-"""Saving fitted scikit-learn objects in skops format, which checks types when loading."""
+"""Saving fitted scikit-learn objects in dmrun's safe format (see ``dmrun.sklearn_format``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from dmrun import sklearn_format
+from dmrun.errors import TrainerError
 from dmrun.rundir import dumps_json, write_atomic
 from dmrun.trainers.base import TrainContext
 
 
-def save_skops(obj: Any, context: TrainContext, filename: str) -> str:
-    # NOTE: importing skops.io took 9 s on a 2-core machine, because it scans every scikit-learn
-    # module and so imports torch through scikit-learn's array-API shims. Tree and k-means runs
-    # pay this on every save.
-    import skops.io
-
-    write_atomic(context.model_dir / filename, skops.io.dumps(obj))
-    return f"model/{filename}"
+def save_sklearn(obj: Any, context: TrainContext, stem: str) -> list[str]:
+    """Write ``model/STEM.json`` and ``model/STEM.npz`` and return their run-relative paths."""
+    try:
+        description, arrays = sklearn_format.dumps(obj)
+    except TypeError as err:
+        raise TrainerError(f"cannot save the fitted {stem}: {err}") from None
+    write_atomic(context.model_dir / f"{stem}.npz", arrays)
+    write_atomic(context.model_dir / f"{stem}.json", description)
+    return [f"model/{stem}.json", f"model/{stem}.npz"]
 
 
 def save_preprocessing(preprocessing: Any, context: TrainContext) -> list[str]:
@@ -24,5 +27,5 @@ def save_preprocessing(preprocessing: Any, context: TrainContext) -> list[str]:
     write_atomic(context.model_dir / "preprocessing.json", dumps_json(columns))
     saved = ["model/preprocessing.json"]
     if preprocessing.pipeline is not None:
-        saved.append(save_skops(preprocessing.pipeline, context, "preprocessing.skops"))
+        saved += save_sklearn(preprocessing.pipeline, context, "pipeline")
     return saved

@@ -8,7 +8,7 @@ from dmrun.errors import ConfigError
 from dmrun.rundir import write_atomic, write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix
-from dmrun.trainers.persist import save_preprocessing, save_skops
+from dmrun.trainers.persist import save_preprocessing, save_sklearn
 
 CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
 
@@ -66,6 +66,6 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
     if classification:
         write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
         artifacts.append("artifacts/confusion_matrix.csv")
-    artifacts.append(save_skops(model, context, "model.skops"))
+    artifacts += save_sklearn(model, context, "estimator")
     artifacts += save_preprocessing(data.preprocessing, context)
     return TrainResult(metrics=metrics, artifacts=artifacts)
