@@ -189,6 +189,28 @@ def write_json_records(path, columns: dict[str, list[Any]]) -> None:
     write_atomic(path, "[\n" + ",\n".join(lines) + "\n]\n")
 
 
+def _arrow_column(values):
+    """Wrap a NumPy number array or a list of strings as an Arrow array, sharing or packing buffers.
+
+    Building arrays from buffers keeps pyarrow from importing pandas, which ``pyarrow.array``
+    does on first use and which costs about half a second.
+    """
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array):
+        return values
+    if isinstance(values, np.ndarray):
+        array = np.ascontiguousarray(values)
+        kind = {"f": pa.float64(), "i": pa.int64()}[array.dtype.kind]
+        array = array.astype(kind.to_pandas_dtype(), copy=False)
+        return pa.Array.from_buffers(kind, len(array), [None, pa.py_buffer(array)])
+    encoded = [value.encode("utf-8") for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.Array.from_buffers(pa.large_string(), len(encoded), [None, pa.py_buffer(offsets), data])
+
+
 def write_fast_csv(path, blocks: Iterable[dict[str, Any]]) -> None:
     """Write blocks of columns as one CSV file with Arrow's multi-threaded writer, atomically.
 
@@ -201,7 +223,7 @@ def write_fast_csv(path, blocks: Iterable[dict[str, Any]]) -> None:
     with atomic_target(path) as temporary:
         writer = None
         for block in blocks:
-            table = pa.table(block)
+            table = pa.Table.from_arrays([_arrow_column(values) for values in block.values()], names=list(block))
             if writer is None:
                 writer = arrow_csv.CSVWriter(str(temporary), table.schema)
             writer.write_table(table)
@@ -226,14 +248,12 @@ def write_itemsets(
 
 
 def _rule_blocks(rules: Rules) -> Iterator[dict[str, Any]]:
-    import pyarrow as pa
-
-    joined = pa.array([ITEM_SEPARATOR.join(itemset) for itemset in rules.itemsets], type=pa.string())
+    joined = _arrow_column([ITEM_SEPARATOR.join(itemset) for itemset in rules.itemsets])
     for start in range(0, max(len(rules), 1), CSV_BLOCK):
         rows = slice(start, start + CSV_BLOCK)
         yield {
-            "antecedents": joined.take(pa.array(rules.antecedents[rows])),
-            "consequents": joined.take(pa.array(rules.consequents[rows])),
+            "antecedents": joined.take(_arrow_column(rules.antecedents[rows])),
+            "consequents": joined.take(_arrow_column(rules.consequents[rows])),
             **rules.measures(rows),
         }
 
