@@ -43,6 +43,25 @@ METRIC_NAMES: dict[str, set[str]] = {
 }
 
 
+# The first of these a run's metrics contain is its main metric, shown by `runs list` and ranking sweeps.
+MAIN_METRICS = ("accuracy", "rmse", "ari", "silhouette", "rules", "itemsets")
+# Metrics where a lower value is better; every other metric ranks higher-is-better.
+LOWER_IS_BETTER = {
+    "mse", "rmse", "mae", "naive_mse", "naive_rmse", "naive_mae", "inertia", "davies_bouldin",
+    "final_val_loss", "final_train_loss", "loss", "val_mse", "val_rmse", "val_mae",
+}
+
+
+def main_metric(metrics: Any) -> tuple[str, Any] | None:
+    """Return (name, value) of the first of ``MAIN_METRICS`` that ``metrics`` has, or None."""
+    if not isinstance(metrics, dict):
+        return None
+    for name in MAIN_METRICS:
+        if metrics.get(name) is not None:
+            return name, metrics[name]
+    return None
+
+
 @dataclass(frozen=True)
 class Expectation:
     text: str

@@ -218,6 +218,8 @@ def train(
     loaded = load_config(config, overrides or [])
     for expectation in expectations:
         expectation.check_name(loaded.config.model.type)
+    if loaded.config.sweep is not None:
+        output.stderr.print("[yellow]warning:[/] train ignores the sweep: block and trains the config as written; use dmrun sweep")
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations)
 
 
@@ -299,6 +301,7 @@ from dmrun.cli import mine as _mine  # noqa: E402,F401  registers the mine comma
 from dmrun.cli import runs as _runs  # noqa: E402,F401  registers the runs commands
 from dmrun.cli import gate as _gate  # noqa: E402,F401  registers the gate command
 from dmrun.cli import compare as _compare  # noqa: E402,F401  registers runs diff and runs compare
+from dmrun.cli import sweep as _sweep  # noqa: E402,F401  registers the sweep command
 
 
 def main() -> None:

@@ -10,13 +10,12 @@ from typing import Any, Optional
 import typer
 
 from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, app, handle_errors, output
+from dmrun.expect import main_metric
 
 runs_app = typer.Typer(help="List and inspect run folders.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
-# The first of these a run's metrics.json has is shown as its main metric.
-MAIN_METRICS = ("accuracy", "rmse", "ari", "silhouette", "rules", "itemsets")
 
 
 def _read_json(path: Path | str) -> Any:
@@ -25,15 +24,6 @@ def _read_json(path: Path | str) -> Any:
             return json.load(stream)
     except (OSError, ValueError):
         return None
-
-
-def main_metric(metrics: Any) -> tuple[str, Any] | None:
-    if not isinstance(metrics, dict):
-        return None
-    for name in MAIN_METRICS:
-        if metrics.get(name) is not None:
-            return name, metrics[name]
-    return None
 
 
 def _summary(record: dict[str, Any], metrics: Any) -> dict[str, Any]:
