@@ -70,11 +70,15 @@ class RunInfo:
         self.data = {key: data.get(key) for key in DATA_KEYS if key in data} if isinstance(data, dict) else {}
 
     def environment(self) -> dict[str, Any]:
-        """Return the versions, git commit and host this run recorded, as flat keys."""
-        git = self.record.get("git") or {}
-        environment = {f"versions.{name}": version for name, version in (self.record.get("versions") or {}).items()}
-        environment.update({"git.commit": git.get("commit"), "git.dirty": git.get("dirty"), "host": self.record.get("host")})
-        return environment
+        return environment(self.record)
+
+
+def environment(record: dict[str, Any]) -> dict[str, Any]:
+    """Return the package versions, Python, git commit and host a run recorded, as flat keys."""
+    git = record.get("git") or {}
+    values = {f"versions.{name}": version for name, version in (record.get("versions") or {}).items()}
+    values.update({"git.commit": git.get("commit"), "git.dirty": git.get("dirty"), "host": record.get("host")})
+    return values
 
 
 def changed(left: dict[str, Any], right: dict[str, Any]) -> list[dict[str, Any]]:
