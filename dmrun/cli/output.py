@@ -1,7 +1,7 @@
 """Console output: results to stdout, progress and errors to stderr.
 
 This is the only module that prints for humans. Colour and progress bars appear only on a
-terminal; ``NO_COLOR`` turns colour off (rich honours it).
+terminal; ``NO_COLOR`` turns colour and other styles off.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import EXIT_SIGPIPE, ConfigError, DmrunError
 
 def _console(console_class: type[Console] = Console, **options: Any) -> Console:
-    """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80."""
+    """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80.
+
+    A non-empty ``NO_COLOR`` turns off every style (bold and dim too), not only colours.
+    """
+    if os.environ.get("NO_COLOR"):
+        options["color_system"] = None
     console = console_class(highlight=False, soft_wrap=True, **options)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = console_class(highlight=False, soft_wrap=True, width=160, **options)
