@@ -27,6 +27,7 @@ from typing import Any
 from dmrun.config.loading import LoadedConfig, load_config
 from dmrun.config.schema import TORCH_MODELS
 from dmrun.config.overrides import parse_key, parse_override
+from dmrun.data import check_reference
 from dmrun.errors import ConfigError, DmrunError, RunDirError
 from dmrun.expect import LOWER_IS_BETTER, is_number, main_metric
 from dmrun.rundir import dumps_json, list_runs, utc_now, write_atomic
@@ -153,6 +154,7 @@ def plan_sweep(
             hint="give --grid key=value1,value2 or a sweep: {grid: {key: [values]}} block in the config",
         )
 
+    check_reference(base.config.dataset, base.base_dir)
     keys = list(grid)
     trials = []
     for index, combination in enumerate(itertools.product(*grid.values())):

@@ -59,7 +59,10 @@ def list_runs_command(
     as_csv: bool = typer.Option(False, "--csv", help="Print the runs as CSV with a header line."),
 ) -> None:
     """List runs, oldest first: id, name, algorithm, status, main metric, duration, start time."""
+    from dmrun.cli import _state
     from dmrun.errors import ConfigError
+
+    _state["json"] = as_json
     from dmrun.suggest import closest_hint
     from dmrun.trainers import TRAINERS
 
@@ -137,6 +140,9 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a run's record, metrics and artifacts."""
+    from dmrun.cli import _state
+
+    _state["json"] = as_json
     from dmrun.rundir import read_record, resolve_run
 
     path = resolve_run(run, _runs_dir(runs_dir))
