@@ -45,11 +45,16 @@ def diff_command(
         output.stdout.out("no differences", highlight=False)
 
 
-def _show(value: Any) -> str:
+SHOWN_CHARACTERS = 40
+
+
+def show_cell(value: Any) -> str:
+    """Format a cell; lists and tables are cut to 40 characters so the columns stay readable."""
     if value is None:
         return "-"
     if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
     return output.format_value(value)
 
 
@@ -57,7 +62,7 @@ def _print_changes(title: str, changes: list[dict[str, Any]]) -> None:
     if not changes:
         return
     output.stdout.out(f"\n{title}:", highlight=False)
-    output.print_columns(["key", "a", "b"], [[entry["key"], _show(entry["a"]), _show(entry["b"])] for entry in changes])
+    output.print_columns(["key", "a", "b"], [[entry["key"], show_cell(entry["a"]), show_cell(entry["b"])] for entry in changes])
 
 
 def _print_metrics(changes: list[dict[str, Any]]) -> None:
@@ -65,7 +70,7 @@ def _print_metrics(changes: list[dict[str, Any]]) -> None:
         return
     output.stdout.out("\nmetrics:", highlight=False)
     rows = [
-        [entry["key"], _show(entry["a"]), _show(entry["b"]), "" if entry["delta"] is None else f"{entry['delta']:+.6g}"]
+        [entry["key"], show_cell(entry["a"]), show_cell(entry["b"]), "" if entry["delta"] is None else f"{entry['delta']:+.6g}"]
         for entry in changes
     ]
     output.print_columns(["metric", "a", "b", "delta"], rows)
@@ -121,8 +126,8 @@ def compare_command(
         return
     # One column per run, one row per metric and per differing config key, so many metrics still fit.
     header = ["key", *(run["id"] for run in document["runs"])]
-    rows = [[name, *(_show(run["metrics"][name]) for run in document["runs"])] for name in document["metrics"]]
-    rows += [[key, *(_show(run["config"][key]) for run in document["runs"])] for key in document["config_keys"]]
+    rows = [[name, *(show_cell(run["metrics"][name]) for run in document["runs"])] for name in document["metrics"]]
+    rows += [[key, *(show_cell(run["config"][key]) for run in document["runs"])] for key in document["config_keys"]]
     output.print_columns(header, rows)
 
 

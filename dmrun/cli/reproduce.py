@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 
 from dmrun.cli import RUNS_DIR_HELP, _install_sigterm, _runs_dir, _state, app, handle_errors, output
+from dmrun.cli.compare import show_cell
 from dmrun.errors import EXIT_GATE
 
 
@@ -99,21 +100,13 @@ def _print_result(document: dict[str, Any]) -> None:
     output.stdout.print(f"NOT verified: {len(differing)} of {len(verify['metrics'])} metrics differ (tolerance {verify['tolerance']:g})")
     output.print_columns(
         ["metric", "original", "reproduced"],
-        [[entry["metric"], _show(entry["original"]), _show(entry["reproduced"])] for entry in differing],
+        [[entry["metric"], show_cell(entry["original"]), show_cell(entry["reproduced"])] for entry in differing],
     )
     if verify["environment"]:
         output.stdout.print("environment differences:")
         output.print_columns(
             ["key", "original", "reproduced"],
-            [[entry["key"], _show(entry["original"]), _show(entry["reproduced"])] for entry in verify["environment"]],
+            [[entry["key"], show_cell(entry["original"]), show_cell(entry["reproduced"])] for entry in verify["environment"]],
         )
     else:
         output.stdout.print("environment: no differences in versions, git commit or host")
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return output.format_value(value)

@@ -168,3 +168,12 @@ def test_compare_needs_two_runs(cli, runs):
     result = cli("runs", "compare", "20260101-10", "--runs-dir", runs)
     assert result.exit_code == 2
     assert "at least two runs" in result.stderr
+
+
+def test_diff_cuts_long_values(cli, tmp_path):
+    folder = tmp_path / "runs"
+    a = make_run(folder, "20260101-100000-x-aaaaaa", {"importances": {f"feature_{i}": i for i in range(20)}})
+    b = make_run(folder, "20260101-110000-x-bbbbbb", {"importances": {f"feature_{i}": -i for i in range(20)}})
+    line = next(line for line in cli("runs", "diff", a, b).stdout.splitlines() if line.startswith("importances"))
+    assert line.count("...") == 2
+    assert len(line) < 120
