@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ logger = logging.getLogger("dmrun")
 
 @dataclass
 class Trial:
-    """One combination of grid values and, once known, the run that holds its result."""
+    """One combination of grid values and, once known, the run that contains its result."""
 
     index: int
     params: dict[str, Any]
@@ -318,6 +319,7 @@ class TrialTask:
     params: dict[str, Any]
     sweep_id: str
     threads: int | None = None
+    worker: bool = False  # True in a --jobs worker process, which reports an interrupt instead of raising it
 
 
 def run_trial(task: TrialTask, reporter: Any = None) -> dict[str, Any]:
@@ -329,7 +331,10 @@ def run_trial(task: TrialTask, reporter: Any = None) -> dict[str, Any]:
     if task.threads is not None:
         for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[variable] = str(task.threads)  # read when NumPy and scikit-learn load
-    from dmrun.runner import run_experiment
+    from dmrun.runner import RunInterrupted, run_experiment
+
+    if task.worker:
+        signal.signal(signal.SIGTERM, _raise_interrupted)
 
     created: list[Any] = []
 
@@ -352,9 +357,19 @@ def run_trial(task: TrialTask, reporter: Any = None) -> dict[str, Any]:
         result["error"] = err.message
     except Exception as err:  # noqa: BLE001 - the run folder records it; the sweep goes on
         result["error"] = f"{type(err).__name__}: {err}"
+    except (KeyboardInterrupt, RunInterrupted):
+        if not task.worker:
+            raise
+        result.update(status="interrupted", error="interrupted")
     if created:
         result["run"] = created[0].path.name
     return result
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    from dmrun.runner import RunInterrupted
+
+    raise RunInterrupted(143)
 
 
 def threads_per_job(jobs: int) -> int:

@@ -74,6 +74,7 @@ def _run_trials(plan: Any, runs_dir: Path, jobs: int, quiet: bool) -> Any:
             params=trial.params,
             sweep_id=sweep_dir.path.name,
             threads=threads_per_job(jobs) if jobs > 1 else None,
+            worker=jobs > 1,
         )
         for trial in pending
     ]
@@ -89,19 +90,21 @@ def _run_trials(plan: Any, runs_dir: Path, jobs: int, quiet: bool) -> Any:
             verdict = "completed" if trial.status == "completed" else f"[red]{trial.status}[/]: {escape(trial.error or '')}"
             output.stderr.print(f"trial {trial.index + 1}/{len(plan.trials)} ({shown}): {verdict}")
 
+    from dmrun.runner import RunInterrupted
+
     _install_sigterm()
     try:
         if jobs == 1:
             _run_serial(tasks, plan, record, quiet)
         else:
             _run_parallel(tasks, plan, sweep_dir, record, jobs)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RunInterrupted) as err:
         for trial in plan.trials:
             if trial.status in ("pending", "running"):
                 trial.status = "interrupted"
         sweep_dir.write()
         output.stderr.print(f"[yellow]interrupted[/]; sweep folder: {sweep_dir.path}")
-        raise typer.Exit(EXIT_SIGINT) from None
+        raise typer.Exit(err.exit_code if isinstance(err, RunInterrupted) else EXIT_SIGINT) from None
     return sweep_dir
 
 
@@ -127,13 +130,22 @@ def _run_parallel(tasks: list[Any], plan: Any, sweep_dir: Any, record: Any, jobs
 
     from dmrun.sweep import run_trial
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
         futures = [pool.submit(run_trial, task) for task in tasks]
         for task in tasks:
             plan.trials[task.index].status = "running"
         sweep_dir.write()
         for future in as_completed(futures):
             record(future.result())
+    except BaseException:
+        # Stop the workers too; each marks its run folder interrupted on SIGTERM.
+        # NOTE: _processes is private to concurrent.futures (Python 3.10 to 3.13 keep it).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _finish(plan: Any, sweep_dir: Any, expectations: list[Any], as_json: bool) -> None:
@@ -144,8 +156,10 @@ def _finish(plan: Any, sweep_dir: Any, expectations: list[Any], as_json: bool) -
     best = order[0] if order and order[0].status == "completed" and plan.metric in (order[0].metrics or {}) else None
     failed = [trial for trial in plan.trials if trial.status != "completed"]
     checks = [expectation.check(best.metrics) for expectation in expectations] if best else []
-    code = EXIT_RUN_FAILED if failed else (EXIT_GATE if any(not check["passed"] for check in checks) else 0)
-    if expectations and best is None and not failed:
+    code = 0
+    if failed:
+        code = EXIT_RUN_FAILED
+    elif any(not check["passed"] for check in checks) or (expectations and best is None):
         code = EXIT_GATE
 
     if as_json:
