@@ -84,3 +84,20 @@ def test_quiet_keeps_errors(tmp_path):
     )
     assert completed.returncode == 2
     assert "unknown key 'k'" in completed.stderr
+
+
+def test_closed_pipe_exits_141(tmp_path):
+    from helpers import make_run
+
+    for index in range(1500):  # about 150 kB of listing, more than a pipe buffers
+        make_run(tmp_path / "runs", f"20260101-10{index // 60:04d}-r{index}-{index:06x}", {"ari": 0.5})
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dmrun", "runs", "list", "--runs-dir", "runs"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+    )
+    process.stdout.readline()
+    process.stdout.close()  # the reader goes away, as `head -1` does
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr
