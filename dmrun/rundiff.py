@@ -15,19 +15,12 @@ from typing import Any
 import yaml
 
 from dmrun.expect import is_number
+from dmrun.rundir import read_json_file, read_record
 
 # Keys of data.json that identify the data a run saw.
 DATA_KEYS = ("source", "fingerprint", "rows", "transactions", "target", "task")
 # Rules listed on each side of a diff; the counts always cover all of them.
 RULES_SHOWN = 20
-
-
-def read_json_file(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
-    except (OSError, ValueError):
-        return None
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -58,8 +51,6 @@ class RunInfo:
     """The parts of one run folder that a diff or comparison reads."""
 
     def __init__(self, folder: Path) -> None:
-        from dmrun.rundir import read_record
-
         self.path = folder
         self.record = read_record(folder) or {}
         self.id = self.record.get("id", folder.name)

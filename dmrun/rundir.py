@@ -259,6 +259,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def read_json_file(path: Path | str) -> Any:
+    """Return the parsed JSON of ``path``, or None when it is missing or not valid JSON."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
+
+
 def read_record(path: Path | str) -> dict[str, Any] | None:
     """Return a run folder's record, with ``status`` ``crashed`` for a dead ``running`` process.
 

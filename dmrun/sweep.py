@@ -31,7 +31,7 @@ from dmrun.config.overrides import parse_key, parse_override
 from dmrun.data import check_reference
 from dmrun.errors import ConfigError, DmrunError, RunDirError
 from dmrun.expect import LOWER_IS_BETTER, is_number, main_metric
-from dmrun.rundir import dumps_json, list_runs, utc_now, write_atomic
+from dmrun.rundir import dumps_json, list_runs, read_json_file, utc_now, write_atomic
 
 SWEEP_FILE = "sweep.json"
 logger = logging.getLogger("dmrun")
@@ -224,11 +224,7 @@ def find_completed(plan: Plan, runs_dir: Path) -> None:
 
 
 def _read_metrics(folder: Path) -> dict[str, Any] | None:
-    try:
-        with open(folder / "metrics.json", encoding="utf-8") as stream:
-            metrics = json.load(stream)
-    except (OSError, ValueError):
-        return None
+    metrics = read_json_file(folder / "metrics.json")
     return metrics if isinstance(metrics, dict) else None
 
 

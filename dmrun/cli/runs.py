@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -11,19 +10,12 @@ import typer
 
 from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, app, handle_errors, output
 from dmrun.expect import main_metric
+from dmrun.rundir import read_json_file
 
 runs_app = typer.Typer(help="List and inspect run folders.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
-
-
-def _read_json(path: Path | str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
-    except (OSError, ValueError):
-        return None
 
 
 def _summary(record: dict[str, Any], metrics: Any) -> dict[str, Any]:
@@ -85,7 +77,7 @@ def list_runs_command(
         and (algorithm is None or record.get("algorithm") == algorithm)
         and (status is None or record.get("status") == status)
     ]
-    metrics = [_read_json(os.path.join(record["path"], "metrics.json")) for record in records]
+    metrics = [read_json_file(os.path.join(record["path"], "metrics.json")) for record in records]
     rows = [_summary(record, values) for record, values in zip(records, metrics)]
     if sort is not None:
         rows = _sorted_by_metric(rows, metrics, sort.removeprefix("-"), descending or sort.startswith("-"))
@@ -147,7 +139,7 @@ def show_run(
 
     path = resolve_run(run, _runs_dir(runs_dir))
     record = read_record(path) or {}
-    metrics = _read_json(path / "metrics.json")
+    metrics = read_json_file(path / "metrics.json")
     document = {"record": record, "metrics": metrics, "config": (path / "config.yaml").read_text(encoding="utf-8") if (path / "config.yaml").is_file() else None}
     if as_json:
         output.print_json(document)
