@@ -146,9 +146,11 @@ def plan_sweep(
     base = load_config(config_path, base_options)
     block = base.config.sweep
     grid = grid_from_block(block.grid) if block else {}
+    origin = {key: "sweep.grid" for key in grid}
     for option in grid_options:
         key, values = parse_grid_option(option)
         grid[key] = values
+        origin[key] = "--grid"
     if not grid or any(not values for values in grid.values()):
         raise ConfigError(
             f"{config_path}: nothing to sweep",
@@ -162,7 +164,8 @@ def plan_sweep(
         options = [f"{key}={value}" for key, value in zip(keys, combination)]
         params = {key: _typed(key, value) for key, value in zip(keys, combination)}
         trial = Trial(index=index, params=params, options=options)
-        trial.trial_hash = trial_hash(_load_trial(config_path, base_options, trial))
+        labels = {option: origin[key] for option, key in zip(options, keys)}
+        trial.trial_hash = trial_hash(_load_trial(config_path, base_options, trial, labels))
         trials.append(trial)
 
     chosen_metric = metric or (block.metric if block else None)
@@ -186,14 +189,14 @@ def default_goal(metric: str) -> str:
     return "min" if metric in LOWER_IS_BETTER else "max"
 
 
-def _load_trial(config_path: Path, base_options: list[str], trial: Trial) -> LoadedConfig:
-    """Load one trial's config; errors name the ``--grid`` value instead of ``--set``."""
+def _load_trial(config_path: Path, base_options: list[str], trial: Trial, labels: dict[str, str]) -> LoadedConfig:
+    """Load one trial's config; errors name the grid value (``--grid`` or ``sweep.grid``) instead of ``--set``."""
     try:
         loaded = load_config(config_path, [*base_options, *trial.options])
     except ConfigError as err:
-        for option in trial.options:
-            err.details = [detail.replace(f"--set {option}", f"--grid {option}") for detail in err.details]
-            err.message = err.message.replace(f"--set {option}", f"--grid {option}")
+        for option, label in labels.items():
+            err.details = [detail.replace(f"--set {option}", f"{label} {option}") for detail in err.details]
+            err.message = err.message.replace(f"--set {option}", f"{label} {option}")
         raise
     return loaded
 

@@ -156,3 +156,12 @@ def test_sweep_parallel_jobs(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert [trial["status"] for trial in document["trials"]] == ["completed", "completed"]
     assert all((tmp_path / "runs" / trial["run"] / "metrics.json").is_file() for trial in document["trials"])
+
+
+def test_validate_checks_sweep_block(cli, write_config):
+    good = write_config(KMEANS + "sweep: {grid: {model.n_clusters: [2, 4]}}\n", "good.yaml")
+    bad = write_config(KMEANS + "sweep: {grid: {model.n_clustrs: [2, 4]}}\n", "bad.yaml")
+    assert cli("validate", good).exit_code == 0
+    result = cli("validate", bad)
+    assert result.exit_code == 2
+    assert "sweep.grid model.n_clustrs=2: model.n_clustrs: unknown key 'n_clustrs'" in result.stderr
