@@ -13,6 +13,7 @@ EXIT_DATA = 3
 EXIT_GATE = 4
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SIGPIPE = 141
 
 
 class DmrunError(Exception):

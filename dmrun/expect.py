@@ -19,7 +19,10 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_EXPRESSION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+METRIC_PATTERN = r"[A-Za-z_][A-Za-z0-9_.]*"
+OPERATOR_PATTERN = r">=|<=|==|!=|>|<"
+NUMBER_PATTERN = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_EXPRESSION = re.compile(rf"^\s*({METRIC_PATTERN})\s*({OPERATOR_PATTERN})\s*({NUMBER_PATTERN})\s*$")
 
 
 CLASSIFICATION = {"accuracy", "f1_macro", "precision_macro", "recall_macro"}
@@ -40,6 +43,25 @@ METRIC_NAMES: dict[str, set[str]] = {
 }
 
 
+# The first of these a run's metrics contain is its main metric, shown by `runs list` and ranking sweeps.
+MAIN_METRICS = ("accuracy", "rmse", "ari", "silhouette", "rules", "itemsets")
+# Metrics where a lower value is better; every other metric ranks higher-is-better.
+LOWER_IS_BETTER = {
+    "mse", "rmse", "mae", "naive_mse", "naive_rmse", "naive_mae", "inertia", "davies_bouldin",
+    "final_val_loss", "final_train_loss", "loss", "val_mse", "val_rmse", "val_mae",
+}
+
+
+def main_metric(metrics: Any) -> tuple[str, Any] | None:
+    """Return (name, value) of the first of ``MAIN_METRICS`` that ``metrics`` has, or None."""
+    if not isinstance(metrics, dict):
+        return None
+    for name in MAIN_METRICS:
+        if metrics.get(name) is not None:
+            return name, metrics[name]
+    return None
+
+
 @dataclass(frozen=True)
 class Expectation:
     text: str
@@ -58,17 +80,32 @@ class Expectation:
 
     def check(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """Evaluate against ``metrics``; a missing or non-numeric metric is a ``ConfigError``."""
-        value = metrics.get(self.metric)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            numeric = [key for key, item in metrics.items() if isinstance(item, (int, float)) and not isinstance(item, bool)]
-            if self.metric in metrics:
-                raise ConfigError(f"--expect '{self.text}': metric '{self.metric}' is not a number ({value!r})")
-            raise ConfigError(
-                f"--expect '{self.text}': this run has no metric '{self.metric}'",
-                hint=closest_hint(self.metric, numeric, "metrics"),
-            )
+        value = numeric_metric(metrics, self.metric, f"--expect '{self.text}'", "this run")
         passed = not math.isnan(value) and OPERATORS[self.operator](value, self.threshold)
         return {"expect": self.text, "metric": self.metric, "value": value, "passed": passed}
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def numeric_metric(metrics: dict[str, Any], metric: str, context: str, owner: str) -> float:
+    """Return ``metrics[metric]`` as a number.
+
+    Raises:
+        ConfigError: naming ``context`` (the option as the user wrote it) when the metric is
+            missing from ``owner`` (such as "this run") or is not a number; the hint lists the
+            numeric metrics present.
+    """
+    value = metrics.get(metric)
+    if is_number(value):
+        return value
+    numeric = [key for key, item in metrics.items() if is_number(item)]
+    if metric in metrics and value is not None:
+        raise ConfigError(f"{context}: metric '{metric}' is not a number ({value!r})")
+    if metric in metrics:
+        return math.nan  # metrics.json stores a non-finite value as null
+    raise ConfigError(f"{context}: {owner} has no metric '{metric}'", hint=closest_hint(metric, numeric, "metrics"))
 
 
 def parse_expectation(text: str) -> Expectation:

@@ -282,7 +282,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
+def read_json_file(path: Path | str) -> Any:
+    """Return the parsed JSON of ``path``, or None when it is missing or not valid JSON."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
+
+
+def read_record(path: Path | str) -> dict[str, Any] | None:
     """Return a run folder's record, with ``status`` ``crashed`` for a dead ``running`` process.
 
     A run whose process was killed (SIGKILL, power loss) never rewrites its record. When the
@@ -290,15 +299,16 @@ def read_record(path: Path) -> dict[str, Any] | None:
     as crashed. Returns ``None`` for a folder without a readable ``run.json``.
     """
     try:
-        record = json.loads((path / RUN_RECORD).read_text(encoding="utf-8"))
+        with open(os.path.join(path, RUN_RECORD), encoding="utf-8") as stream:
+            record = json.load(stream)
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict):
         return None
     record["path"] = str(path)
-    same_host = record.get("host") == socket.gethostname()
     pid = record.get("pid")
-    if record.get("status") == "running" and same_host and isinstance(pid, int) and not _pid_alive(pid):
+    running_here = record.get("status") == "running" and record.get("host") == socket.gethostname()
+    if running_here and isinstance(pid, int) and not _pid_alive(pid):
         record["status"] = "crashed"
     return record
 
@@ -307,12 +317,10 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
     """Return the records of every run folder under ``runs_dir``, oldest first."""
     if not runs_dir.is_dir():
         return []
-    records = []
-    for child in sorted(runs_dir.iterdir()):
-        if child.is_dir():
-            record = read_record(child)
-            if record is not None:
-                records.append(record)
+    # scandir reports the entry type from the directory listing, without a stat call per folder.
+    with os.scandir(runs_dir) as entries:
+        folders = [entry.path for entry in entries if entry.is_dir()]
+    records = [record for record in map(read_record, folders) if record is not None]
     return sorted(records, key=lambda record: (str(record.get("started")), record["path"]))
 
 

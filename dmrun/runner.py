@@ -64,7 +64,8 @@ class RunOutcome:
 def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
     """Return the config with defaults filled and the dataset path made absolute."""
     config = loaded.config
-    exclude = None if config.model.type in TORCH_MODELS else {"train"}
+    # The sweep block describes other runs, not this one, so a trial's config is the same with or without it.
+    exclude = {"sweep"} if config.model.type in TORCH_MODELS else {"train", "sweep"}
     data = config.model_dump(mode="json", exclude=exclude)
     if config.dataset.path is not None:
         data["dataset"]["path"] = str(loaded.resolve_path(config.dataset.path).resolve())

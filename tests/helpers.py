@@ -123,3 +123,35 @@ def itemsets_from_run(run_path: Path) -> dict[frozenset, float]:
     """Itemset supports a run wrote to artifacts/itemsets.json: {frozenset of items: support}."""
     records = read_json(run_path / "artifacts" / "itemsets.json")
     return {frozenset(record["itemset"]): record["support"] for record in records}
+
+
+def make_run(
+    runs_dir: Path,
+    run_id: str,
+    metrics: dict | None = None,
+    status: str = "completed",
+    config: str | None = None,
+    **record,
+) -> Path:
+    """Write a minimal run folder (run.json, metrics.json, config.yaml) without training anything."""
+    folder = runs_dir / run_id
+    folder.mkdir(parents=True)
+    started = f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:{run_id[13:15]}.000Z"
+    document = {
+        "format_version": 1,
+        "id": run_id,
+        "name": run_id.split("-")[2],
+        "status": status,
+        "started": started,
+        "duration_s": 1.5,
+        "algorithm": "kmeans",
+        "host": "elsewhere",
+        "pid": 1,
+        **record,
+    }
+    (folder / "run.json").write_text(json.dumps(document), encoding="utf-8")
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    if config is not None:
+        (folder / "config.yaml").write_text(config, encoding="utf-8")
+    return folder

@@ -65,3 +65,34 @@ def test_probe_sees_heavy_imports():
     """A control run: the probe must report a heavy module that is imported."""
     report = run_probe(*EXAMPLE_CONFIGS[:1], prelude="import pandas\n")
     assert report["heavy"] == ["pandas"]
+
+
+def test_run_commands_import_nothing_heavy(tmp_path):
+    from helpers import make_run
+
+    runs = tmp_path / "runs"
+    config = "dataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3}\n"
+    make_run(runs, "20260101-100000-km-aaaaaa", {"ari": 0.5}, config=config)
+    make_run(runs, "20260101-110000-km-bbbbbb", {"ari": 0.6}, config=config)
+    (tmp_path / "km.yaml").write_text(config, encoding="utf-8")
+    probe = textwrap.dedent(
+        f"""
+        import json, sys
+        from typer.testing import CliRunner
+        from dmrun.cli import app
+
+        runner = CliRunner()
+        runs = {str(runs)!r}
+        codes = [
+            runner.invoke(app, ["gate", "latest", "--runs-dir", runs, "--rule", "ari > 0"]).exit_code,
+            runner.invoke(app, ["runs", "diff", "20260101-10", "20260101-11", "--runs-dir", runs]).exit_code,
+            runner.invoke(app, ["runs", "compare", "20260101-10", "20260101-11", "--runs-dir", runs]).exit_code,
+            runner.invoke(app, ["sweep", {str(tmp_path / "km.yaml")!r}, "--grid", "model.n_clusters=2,3", "--dry-run"]).exit_code,
+        ]
+        print(json.dumps({{"codes": codes, "heavy": sorted(name for name in {HEAVY} if name in sys.modules)}}))
+        """
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["codes"] == [0, 0, 0, 0]
+    assert report["heavy"] == []

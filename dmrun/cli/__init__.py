@@ -19,7 +19,7 @@ import typer
 
 from dmrun import __version__
 from dmrun.cli import output
-from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGTERM, ConfigError, DmrunError
+from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGPIPE, EXIT_SIGTERM, ConfigError, DmrunError
 
 app = typer.Typer(
     name="dmrun",
@@ -86,6 +86,9 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(err.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            _discard_stdout()
+            raise typer.Exit(EXIT_SIGPIPE) from None
         except Exception as err:  # noqa: BLE001 - the CLI boundary reports every failure once
             from dmrun.runner import RunInterrupted
 
@@ -97,6 +100,15 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(EXIT_RUN_FAILED) from None
 
     return wrapper
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone (`dmrun runs list | head`).
+
+    The process then exits with 141, as one killed by SIGPIPE would, instead of reporting a
+    BrokenPipeError when Python flushes stdout at exit.
+    """
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _runs_dir(value: Optional[Path]) -> Path:
@@ -206,6 +218,8 @@ def train(
     loaded = load_config(config, overrides or [])
     for expectation in expectations:
         expectation.check_name(loaded.config.model.type)
+    if loaded.config.sweep is not None:
+        output.stderr.print("[yellow]warning:[/] train ignores the sweep: block and trains the config as written; use dmrun sweep")
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations)
 
 
@@ -285,6 +299,10 @@ def schema() -> None:
 
 from dmrun.cli import mine as _mine  # noqa: E402,F401  registers the mine commands
 from dmrun.cli import runs as _runs  # noqa: E402,F401  registers the runs commands
+from dmrun.cli import gate as _gate  # noqa: E402,F401  registers the gate command
+from dmrun.cli import compare as _compare  # noqa: E402,F401  registers runs diff and runs compare
+from dmrun.cli import sweep as _sweep  # noqa: E402,F401  registers the sweep command
+from dmrun.cli import reproduce as _reproduce  # noqa: E402,F401  registers the reproduce command
 
 
 def main() -> None:
@@ -299,6 +317,11 @@ def main() -> None:
         output.stderr.print("[yellow]interrupted[/]")
         sys.exit(130)
     except SystemExit as exit_:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _discard_stdout()
+            sys.exit(EXIT_SIGPIPE)
         code = exit_.code
         if code is None:
             code = 0

@@ -24,6 +24,10 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_j
         try:
             loaded = load_config(path, overrides)
             check_reference(loaded.config.dataset, loaded.base_dir)
+            if loaded.config.sweep is not None:
+                from dmrun.sweep import plan_sweep
+
+                plan_sweep(path, [], overrides or [])  # checks every trial's config, as `dmrun sweep` would
         except DmrunError as err:
             failures += 1
             if str(path) not in err.message:

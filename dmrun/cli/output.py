@@ -1,7 +1,7 @@
 """Console output: results to stdout, progress and errors to stderr.
 
 This is the only module that prints for humans. Colour and progress bars appear only on a
-terminal; ``NO_COLOR`` turns colour off (rich honours it).
+terminal; ``NO_COLOR`` turns colour and other styles off.
 """
 
 from __future__ import annotations
@@ -15,18 +15,31 @@ from rich.console import Console
 from rich.table import Table
 
 from dmrun.config.schema import ExperimentConfig
-from dmrun.errors import ConfigError, DmrunError
+from dmrun.errors import EXIT_SIGPIPE, ConfigError, DmrunError
 
-def _console(**options: Any) -> Console:
-    """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80."""
-    console = Console(highlight=False, soft_wrap=True, **options)
+def _console(console_class: type[Console] = Console, **options: Any) -> Console:
+    """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80.
+
+    A non-empty ``NO_COLOR`` turns off every style (bold and dim too), not only colours.
+    """
+    if os.environ.get("NO_COLOR"):
+        options["color_system"] = None
+    console = console_class(highlight=False, soft_wrap=True, **options)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, soft_wrap=True, width=160, **options)
+        console = console_class(highlight=False, soft_wrap=True, width=160, **options)
     return console
 
 
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """Exit with 141, as a process killed by SIGPIPE would, when stdout's reader has gone."""
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(EXIT_SIGPIPE)
+
+
 _printed = {"json": False}
-stdout = _console()
+stdout = _console(console_class=_StdoutConsole)
 stderr = _console(stderr=True)
 
 
@@ -135,6 +148,16 @@ def print_columns(header: list[str], rows: list[list[Any]]) -> None:
     for row in cells:
         line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
         stdout.out(line.rstrip(), highlight=False)
+
+
+def print_csv(header: list[str], rows: list[list[Any]]) -> None:
+    """Write rows as CSV on stdout; None becomes an empty cell."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
+    sys.stdout.flush()
 
 
 def describe_config(config: ExperimentConfig) -> str:

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, app, handle_errors, output
+from dmrun.expect import main_metric
+from dmrun.rundir import read_json_file
 
 runs_app = typer.Typer(help="List and inspect run folders.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 STATUSES = ("running", "completed", "failed", "interrupted", "crashed")
-# The first of these a run's metrics.json has is shown as its main metric.
-MAIN_METRICS = ("accuracy", "rmse", "ari", "silhouette", "rules", "itemsets")
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def main_metric(metrics: Any) -> tuple[str, Any] | None:
-    if not isinstance(metrics, dict):
-        return None
-    for name in MAIN_METRICS:
-        if metrics.get(name) is not None:
-            return name, metrics[name]
-    return None
-
-
-def _summary(record: dict[str, Any]) -> dict[str, Any]:
-    metrics = _read_json(Path(record["path"]) / "metrics.json")
+def _summary(record: dict[str, Any], metrics: Any) -> dict[str, Any]:
     main = main_metric(metrics)
     return {
         "id": record.get("id"),
@@ -50,6 +33,9 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+LIST_COLUMNS = ["id", "name", "algorithm", "status", "main_metric", "main_value", "duration_s", "started", "path"]
+
+
 @runs_app.command(name="list")
 @handle_errors
 def list_runs_command(
@@ -57,10 +43,18 @@ def list_runs_command(
     name: Optional[str] = typer.Option(None, "--name", help="Show only runs whose name contains this text."),
     algorithm: Optional[str] = typer.Option(None, "--algorithm", help="Show only runs of this algorithm."),
     status: Optional[str] = typer.Option(None, "--status", help="Show only runs with this status."),
+    sort: Optional[str] = typer.Option(
+        None, "--sort", help="Order by this metric, ascending (a leading '-' or --desc: descending); runs without it last."
+    ),
+    descending: bool = typer.Option(False, "--desc/--asc", help="Direction of --sort."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the runs as CSV with a header line."),
 ) -> None:
     """List runs, oldest first: id, name, algorithm, status, main metric, duration, start time."""
+    from dmrun.cli import _state
     from dmrun.errors import ConfigError
+
+    _state["json"] = as_json
     from dmrun.suggest import closest_hint
     from dmrun.trainers import TRAINERS
 
@@ -70,24 +64,56 @@ def list_runs_command(
         raise ConfigError(
             f"invalid value for --algorithm: '{algorithm}'", hint=closest_hint(algorithm, list(TRAINERS), "algorithms")
         )
+    if as_json and as_csv:
+        raise ConfigError("give --json or --csv, not both")
     if runs_dir is not None and not runs_dir.is_dir():
         raise ConfigError(f"--runs-dir folder not found: {runs_dir}")
     from dmrun.rundir import list_runs
 
-    rows = [_summary(record) for record in list_runs(_runs_dir(runs_dir))]
-    rows = [
-        row
-        for row in rows
-        if (name is None or name in str(row["name"]))
-        and (algorithm is None or row["algorithm"] == algorithm)
-        and (status is None or row["status"] == status)
+    records = [
+        record
+        for record in list_runs(_runs_dir(runs_dir))
+        if (name is None or name in str(record.get("name")))
+        and (algorithm is None or record.get("algorithm") == algorithm)
+        and (status is None or record.get("status") == status)
     ]
+    metrics = [read_json_file(os.path.join(record["path"], "metrics.json")) for record in records]
+    rows = [_summary(record, values) for record, values in zip(records, metrics)]
+    if sort is not None:
+        rows = _sorted_by_metric(rows, metrics, sort.removeprefix("-"), descending or sort.startswith("-"))
     if as_json:
         output.print_json({"runs": rows})
-        return
-    table = [
+    elif as_csv:
+        output.print_csv(LIST_COLUMNS, [[row[column] for column in LIST_COLUMNS] for row in rows])
+    else:
+        output.print_columns(["id", "name", "algorithm", "status", "main metric", "duration", "started"], _table(rows))
+
+
+def _sorted_by_metric(rows: list[dict[str, Any]], metrics: list[Any], metric: str, descending: bool) -> list[dict[str, Any]]:
+    """Order rows by a metric; rows without a numeric value of it keep their order at the end.
+
+    Raises:
+        ConfigError: when runs exist but none has the metric; the hint lists the metrics they have.
+    """
+    from dmrun.errors import ConfigError
+    from dmrun.expect import is_number
+    from dmrun.suggest import closest_hint
+
+    values = [item.get(metric) if isinstance(item, dict) else None for item in metrics]
+    keyed = [(value, row) for value, row in zip(values, rows) if is_number(value) and value == value]
+    if rows and not keyed:
+        known = sorted({key for item in metrics if isinstance(item, dict) for key, value in item.items() if is_number(value)})
+        raise ConfigError(f"invalid value for --sort: no listed run has the metric '{metric}'", hint=closest_hint(metric, known, "metrics"))
+    keyed.sort(key=lambda pair: pair[0], reverse=descending)
+    ranked = {id(row) for _, row in keyed}
+    return [row for _, row in keyed] + [row for row in rows if id(row) not in ranked]
+
+
+def _table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    return [
         [
             row["id"],
+            row["name"] or "",
             row["algorithm"] or "",
             row["status"],
             f"{row['main_metric']}={output.format_value(row['main_value'])}" if row["main_metric"] else "",
@@ -96,7 +122,6 @@ def list_runs_command(
         ]
         for row in rows
     ]
-    output.print_columns(["id", "algorithm", "status", "main metric", "duration", "started"], table)
 
 
 @runs_app.command(name="show")
@@ -107,11 +132,14 @@ def show_run(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a run's record, metrics and artifacts."""
+    from dmrun.cli import _state
+
+    _state["json"] = as_json
     from dmrun.rundir import read_record, resolve_run
 
     path = resolve_run(run, _runs_dir(runs_dir))
     record = read_record(path) or {}
-    metrics = _read_json(path / "metrics.json")
+    metrics = read_json_file(path / "metrics.json")
     document = {"record": record, "metrics": metrics, "config": (path / "config.yaml").read_text(encoding="utf-8") if (path / "config.yaml").is_file() else None}
     if as_json:
         output.print_json(document)

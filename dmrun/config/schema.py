@@ -7,7 +7,7 @@ from here. Every model forbids unknown keys and runs in strict mode, so ``"5"`` 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -312,6 +312,23 @@ class TrainConfig(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto` uses CUDA when available.")
 
 
+# --- sweeps ----------------------------------------------------------------------------------
+
+
+class SweepConfig(StrictModel):
+    grid: dict[str, list[Any]] = Field(
+        ...,
+        description="Values to try per dotted key, such as `{model.n_clusters: [2, 3, 4]}`; "
+        "`dmrun sweep` runs every combination. Keys and values are checked like `--set`.",
+    )
+    metric: str | None = Field(
+        None, description="Metric that ranks the trials; defaults to the main metric shown by `dmrun runs list`."
+    )
+    goal: Literal["max", "min"] | None = Field(
+        None, description="Whether a higher or a lower `metric` is better; defaults by metric (min for errors)."
+    )
+
+
 # --- whole config ----------------------------------------------------------------------------
 
 
@@ -331,6 +348,10 @@ class ExperimentConfig(StrictModel):
     )
     model: ModelConfig = Field(..., description="Algorithm and its hyperparameters; `type` selects the algorithm.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop of mlp, cnn and rnn.")
+    sweep: SweepConfig | None = Field(
+        None,
+        description="Grid for `dmrun sweep`. `dmrun train` ignores it with a warning and trains the config as written.",
+    )
 
     @model_validator(mode="after")
     def _check_sections(self) -> ExperimentConfig:

@@ -1,0 +1,53 @@
+"""The documented exit code of each command for its cheap failure cases (runs that train are tested elsewhere)."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import make_run
+
+GOOD = "dataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3}\n"
+BAD = "dataset: {name: iris}\nmodel: {type: kmeans, k: 3}\n"
+
+CASES = [
+    (["--help"], 0),
+    (["list"], 0),
+    (["schema"], 0),
+    (["no-such-command"], 2),
+    (["validate", "{good}"], 0),
+    (["validate", "{bad}"], 2),
+    (["train", "{bad}"], 2),
+    (["train", "{good}", "--expect", "ari=>1"], 2),
+    (["mine", "rules", "--support", "3"], 2),
+    (["predict", "nope", "{good}"], 2),
+    (["runs", "list"], 0),
+    (["runs", "list", "--status", "done"], 2),
+    (["runs", "show", "latest"], 0),
+    (["runs", "show", "nope"], 2),
+    (["runs", "diff", "20260101-10", "latest"], 0),
+    (["runs", "diff", "20260101-10", "nope"], 2),
+    (["runs", "compare", "20260101-10", "latest"], 0),
+    (["runs", "compare", "latest"], 2),
+    (["gate", "latest", "--rule", "ari >= 0.5"], 0),
+    (["gate", "latest", "--rule", "ari >= 0.9"], 4),
+    (["gate", "latest", "--rule", "ari >> 0.9"], 2),
+    (["gate", "latest", "--baseline", "{text}", "--rule", "ari >= baseline"], 3),
+    (["sweep", "{good}", "--grid", "model.n_clusters=2,3", "--dry-run"], 0),
+    (["sweep", "{good}", "--grid", "model.k=2,3"], 2),
+    (["sweep", "{good}", "--goal", "up", "--grid", "model.n_clusters=2"], 2),
+    (["reproduce", "nope"], 2),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), CASES, ids=[" ".join(args) for args, _ in CASES])
+def test_exit_code(cli, tmp_path, monkeypatch, args, code):
+    runs = tmp_path / "runs"
+    make_run(runs, "20260101-100000-km-aaaaaa", {"ari": 0.7}, config=GOOD)
+    make_run(runs, "20260101-110000-km-bbbbbb", {"ari": 0.8}, config=GOOD)
+    monkeypatch.setenv("DMRUN_RUNS_DIR", str(runs))
+    files = {"good": tmp_path / "good.yaml", "bad": tmp_path / "bad.yaml", "text": tmp_path / "notes.json"}
+    files["good"].write_text(GOOD, encoding="utf-8")
+    files["bad"].write_text(BAD, encoding="utf-8")
+    files["text"].write_text("not json", encoding="utf-8")
+    result = cli(*(arg.format(**files) for arg in args))
+    assert result.exit_code == code, result.output
