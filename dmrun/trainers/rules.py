@@ -25,6 +25,8 @@ from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
 
 ITEM_SEPARATOR = "|"
+# Memory per kept rule: two itemset positions, three counts, a sort key and the sort order.
+RULE_BYTES = 2 * 4 + 3 * 4 + 8 + 8
 # Rules per block when writing CSV: bounds the memory of the measure columns.
 CSV_BLOCK = 1 << 20
 
@@ -156,16 +158,44 @@ def rules_with_mlxtend(table: ItemsetTable, settings: RulesConfig) -> Rules:
     return order_rules(rules, settings.sort_by)
 
 
+def support_that_fits(table: ItemsetTable, limit: int) -> float | None:
+    """Return the lowest support whose itemsets give at most ``limit`` candidate rules.
+
+    Raising the support only removes itemsets from ``table``, so the answer needs no new mining.
+    """
+    lengths = [k for k in sorted(table.counts) if k >= 2]
+    if not lengths:
+        return None
+    counts = np.concatenate([table.counts[k] for k in lengths])
+    weights = np.concatenate([np.full(len(table.counts[k]), 2**k - 2, dtype=np.int64) for k in lengths])
+    order = np.argsort(-counts, kind="stable")
+    counts, total = counts[order], np.cumsum(weights[order])
+    over = np.nonzero(total > limit)[0]
+    if not len(over):
+        return None
+    # Every itemset with the count of the first one over the limit must go, so one more basket is needed.
+    return (int(counts[over[0]]) + 1) / table.n_transactions
+
+
 def check_rule_count(table: ItemsetTable, settings: RulesConfig) -> int:
-    """Reject rule generation whose candidate count exceeds ``settings.max_rules``."""
+    """Reject rule generation whose candidate count exceeds ``settings.max_rules``.
+
+    The message gives the memory that generation would take and the ``--max-len`` and
+    ``--support`` that would fit.
+    """
     candidates = table.candidate_rules()
     if candidates > settings.max_rules:
         fitting = [length for length in range(2, table.longest) if table.candidate_rules(length) <= settings.max_rules]
-        advice = f"--max-len {fitting[-1]} fits; " if fitting else ""
+        advice = [f"--max-len {fitting[-1]}"] if fitting else []
+        support = support_that_fits(table, settings.max_rules)
+        if support is not None and support <= 1:
+            advice.append(f"--support {math.ceil(support * 10_000) / 10_000:g}")
+        fits = f"{' or '.join(advice)} fits; " if advice else ""
         raise DataError(
             f"{len(table):,} frequent itemsets (up to {table.longest} items) give {candidates:,} candidate rules "
-            f"(limit {settings.max_rules:,}); generating and writing them would take very long and a lot of disk",
-            hint=f"{advice}otherwise raise the support, or raise max_rules (--max-rules) if you need them all",
+            f"(limit {settings.max_rules:,}); keeping them all would take about "
+            f"{candidates * RULE_BYTES / 2**30:.1f} GB of memory and several times that on disk",
+            hint=f"{fits}or raise max_rules (--max-rules) if you need them all",
         )
     return candidates
 

@@ -338,3 +338,16 @@ def test_json_files_skipped_above_the_limit(cli, write_config, tmp_path):
     assert not (artifacts / "rules.json").exists() and not (artifacts / "itemsets.json").exists()
     with open(artifacts / "rules.csv", newline="", encoding="utf-8") as stream:
         assert len(list(csv.DictReader(stream))) == len(mlxtend_rules(TRANSACTIONS, 0.25, 0.5))
+
+
+def test_rule_count_guard_suggests_support(cli, tmp_path):
+    # Ten baskets hold a..f and two hold a..h. At support 0.1 every subset of a..h is frequent
+    # (6,050 candidate rules); from 3 baskets on, only the subsets of a..f are (602).
+    baskets = tmp_path / "skewed.csv"
+    baskets.write_text("a,b,c,d,e,f\n" * 10 + "a,b,c,d,e,f,g,h\n" * 2, encoding="utf-8")
+    result = cli("mine", "rules", baskets, "--support", "0.1", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "GB of memory" in result.stderr
+    assert "--support 0.25 fits" in result.stderr
+    allowed = cli("mine", "rules", baskets, "--support", "0.25", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
+    assert allowed.exit_code == 0, allowed.output
