@@ -191,10 +191,12 @@ def check_rule_count(table: ItemsetTable, settings: RulesConfig) -> int:
         if support is not None and support <= 1:
             advice.append(f"--support {math.ceil(support * 10_000) / 10_000:g}")
         fits = f"{' or '.join(advice)} fits; " if advice else ""
+        memory = candidates * RULE_BYTES
+        size = f"{memory / 2**30:.1f} GB" if memory >= 2**30 else f"{max(1, round(memory / 2**20))} MB"
         raise DataError(
             f"{len(table):,} frequent itemsets (up to {table.longest} items) give {candidates:,} candidate rules "
-            f"(limit {settings.max_rules:,}); keeping them all would take about "
-            f"{candidates * RULE_BYTES / 2**30:.1f} GB of memory and several times that on disk",
+            f"(limit {settings.max_rules:,}); keeping them all would take about {size} of memory "
+            "and several times that on disk",
             hint=f"{fits}or raise max_rules (--max-rules) if you need them all",
         )
     return candidates

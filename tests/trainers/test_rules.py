@@ -347,7 +347,7 @@ def test_rule_count_guard_suggests_support(cli, tmp_path):
     baskets.write_text("a,b,c,d,e,f\n" * 10 + "a,b,c,d,e,f,g,h\n" * 2, encoding="utf-8")
     result = cli("mine", "rules", baskets, "--support", "0.1", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 3
-    assert "GB of memory" in result.stderr
+    assert "about 1 MB of memory" in result.stderr
     assert "--support 0.25 fits" in result.stderr
     allowed = cli("mine", "rules", baskets, "--support", "0.25", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
     assert allowed.exit_code == 0, allowed.output
