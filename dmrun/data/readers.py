@@ -120,14 +120,6 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].map(lambda value: value.strip() if isinstance(value, str) else value)
-
-    missing_columns = [column for column in config.drop_columns if column not in frame.columns]
-    if missing_columns:
-        raise DataError(
-            f"dataset.drop_columns: column(s) {', '.join(missing_columns)} not found in {path.name}",
-            hint="columns: " + ", ".join(frame.columns),
-        )
-    frame = frame.drop(columns=config.drop_columns)
     return Table(
         frame=frame,
         target=config.target,
