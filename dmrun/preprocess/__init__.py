@@ -228,6 +228,21 @@ def _text_column_hint(frame, columns: list[str]) -> str:
     return f"add a preprocess step that encodes them, for example `- {{step: onehot, columns: [{listed}]}}`"
 
 
+def _first_text_value(frame, column: str) -> str:
+    """Describe the first value of ``column`` that is not a number, with its data row (1 = first row after the header)."""
+    import numbers
+
+    import pandas as pd
+
+    values = frame[column]
+    text = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+    if not text.any():
+        return ""
+    label = text.idxmax()
+    row = f" in data row {int(label) + 1}" if isinstance(label, numbers.Integral) else ""
+    return f" (column '{column}' has {values[label]!r}{row})"
+
+
 def check_model_ready(frame) -> None:
     """Raise a ``DataError`` naming the columns that are not numeric, or have missing or infinite values."""
     import numpy as np
@@ -236,7 +251,10 @@ def check_model_ready(frame) -> None:
     text_columns = [column for column in frame.columns if column not in numeric]
     if text_columns:
         listed = ", ".join(text_columns)
-        raise DataError(f"feature columns are not numeric: {listed}", hint=_text_column_hint(frame, text_columns))
+        raise DataError(
+            f"feature columns are not numeric: {listed}{_first_text_value(frame, text_columns[0])}",
+            hint=_text_column_hint(frame, text_columns),
+        )
     missing = {column: int(frame[column].isna().sum()) for column in frame.columns if frame[column].isna().any()}
     if missing:
         listed = ", ".join(f"{column} ({count})" for column, count in missing.items())
