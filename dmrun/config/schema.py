@@ -87,8 +87,8 @@ class DatasetConfig(StrictModel):
     )
     labels: str | None = Field(
         None,
-        description="IDX: the labels file that goes with the images file in `path`, relative to the config "
-        "file's folder. Its values become the `label` column.",
+        description="IDX or .npy: the labels file that goes with the images or features file in `path`, "
+        "relative to the config file's folder. Its values become the `label` column, the default target.",
     )
     arrays: list[str] | None = Field(
         None,
@@ -206,7 +206,7 @@ class PCAStep(StrictModel):
         description="Components to keep: a count, or a fraction of variance to explain such as 0.95.",
     )
     columns: list[str] | None = Field(
-        None, description="Numeric columns to project; default: every numeric column. They become pca1, pca2, ..."
+        None, description="Numeric columns to project; default: every numeric column. They become pca0, pca1, ..."
     )
     whiten: bool = Field(False, description="Scale the components to unit variance.")
 

@@ -2,7 +2,7 @@
 
 Each reader returns a ``Table`` whose ``summary`` records what the reader did (rows read, rows
 dropped and why, arrays or columns used). A file whose first bytes belong to another format than
-its name says is rejected with a message naming both, before any parser sees it.
+its name implies is rejected with a message naming both, before any parser reads it.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def frame_from_arrays(features, labels, path: Path, meta: dict[str, Any]):
         frame = pd.DataFrame({name: features[name] for name in features.dtype.names})
     else:
         if features.ndim == 0:
-            raise DataError(f"{path.name} holds a single value, not rows of data")
+            raise DataError(f"{path.name} contains a single value, not rows of data")
         if features.ndim == 1:
             features = features.reshape(-1, 1)
         if features.ndim >= 3:
@@ -307,7 +307,7 @@ def read_npz(path: Path, config: DatasetConfig) -> Table:
             label_key = next((key for key in NPZ_LABEL_KEYS if key in keys), None)
             if feature_key is None:
                 raise DataError(
-                    f"{path.name}: cannot tell which array holds the features; arrays present: {listed}",
+                    f"{path.name}: no feature array found among the arrays present: {listed}",
                     hint="set dataset.arrays: [features_name, labels_name], or name the arrays X and y",
                 )
         features = archive[feature_key]

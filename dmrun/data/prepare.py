@@ -392,7 +392,7 @@ def split_by_group(frame, split, seed: int, summary: dict[str, Any]):
     """Split so that all rows with one value of ``split.group_by`` fall into the same part.
 
     Whole groups are shuffled with the seed and assigned to test, validation and train until
-    each part holds its share of the groups; a missing group value is a group of its own.
+    each part has its share of the groups; a missing group value is a group of its own.
     """
     import numpy as np
     import pandas as pd

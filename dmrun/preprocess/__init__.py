@@ -76,7 +76,7 @@ def _numeric_step_columns(index: int, step: Any, frame, complete: bool) -> list[
     text_columns = [column for column in columns if column not in numeric]
     if text_columns:
         raise DataError(
-            f"preprocess[{index}] ({step.step}): columns {', '.join(text_columns)} hold text, "
+            f"preprocess[{index}] ({step.step}): columns {', '.join(text_columns)} contain text, "
             f"and {step.step} needs numbers",
             hint="encode them first with an onehot or ordinal step, or list only numeric columns",
         )
