@@ -175,26 +175,25 @@ def read_jsonl(path: Path, config: DatasetConfig) -> Table:
             f"{path.name}: field(s) {', '.join(nested)} hold nested objects or lists, which are not table cells",
             hint="flatten the records so that every field holds a number, text, true/false or null",
         )
-    frame = pd.DataFrame.from_records(records)
-    frame = frame.convert_dtypes(dtype_backend="numpy_nullable").astype(
-        {column: "float64" for column in frame.columns if str(frame[column].dtype) in ("Int64", "Float64")}
-    )
-    frame = _plain_dtypes(frame)
+    frame = _plain_dtypes(pd.DataFrame.from_records(records).convert_dtypes(dtype_backend="numpy_nullable"))
     summary = _describe(frame)
     summary["blank_lines_skipped"] = blank
     return Table(frame=frame, target=config.target, source=str(path), summary=summary)
 
 
 def _plain_dtypes(frame):
-    """Turn pandas' nullable dtypes into NumPy ones: floats with NaN and object text with NaN."""
+    """Turn pandas' nullable dtypes into NumPy ones: int64 and bool without gaps, float64 with NaN, text as object."""
     import numpy as np
     import pandas as pd
 
     for column in frame.columns:
         dtype = str(frame[column].dtype)
+        complete = not frame[column].isna().any()
         if dtype == "boolean":
-            frame[column] = frame[column].astype("float64") if frame[column].isna().any() else frame[column].astype(bool)
-        elif dtype in ("Int64", "Float64") or dtype.startswith(("Int", "UInt")):
+            frame[column] = frame[column].astype(bool) if complete else frame[column].astype("float64")
+        elif dtype.startswith(("Int", "UInt")):
+            frame[column] = frame[column].astype("int64") if complete else frame[column].astype("float64")
+        elif dtype == "Float64":
             frame[column] = frame[column].astype("float64")
         elif not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
