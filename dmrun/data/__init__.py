@@ -115,7 +115,6 @@ SUFFIX_FORMATS = {
     "-ubyte": "idx",
     ".idx": "idx",
 }
-TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl", "arff", "npy", "npz", "idx")
 
 
 def file_format(path: Path, config: DatasetConfig) -> str:

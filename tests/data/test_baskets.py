@@ -209,3 +209,24 @@ def test_groceries_lines(tmp_path, write_config):
     assert summary["transactions"] == 9835
     assert summary["distinct_items"] == 169
     assert itemsets_from_run(run)[frozenset({"whole milk"})] == pytest.approx(2513 / 9835)
+
+
+def test_mine_cli_layout_options(tmp_path, cli):
+    (tmp_path / "invoices.csv").write_text(QUANTITIES, encoding="utf-8")
+    result = cli(
+        "mine", "itemsets", tmp_path / "invoices.csv", "--layout", "quantity", "--transaction-column", "invoice",
+        "--support", "0.3", "--runs-dir", tmp_path / "runs", "--json",
+    )
+    assert result.exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 5
+    assert summary["negative_quantities"] == 1
+    assert itemsets_from_run(run)[frozenset({"candle", "mug"})] == pytest.approx(0.4)
+
+
+def test_mine_cli_rejects_unknown_layout(tmp_path, cli):
+    (tmp_path / "invoices.csv").write_text(QUANTITIES, encoding="utf-8")
+    result = cli("mine", "itemsets", tmp_path / "invoices.csv", "--layout", "quantities")
+    assert result.exit_code == 2
+    assert "did you mean 'quantity'" in result.stderr
