@@ -148,6 +148,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
         _check_columns(frame, path)
     else:
         frame.columns = _headerless_names(frame.shape[1], config.columns, path)
+    rows_read = len(frame)
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"{path.name} has a header but 0 data rows")
@@ -160,6 +161,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
         source=str(path),
         meta={"fingerprint": fingerprint(raw), "delimiter": delimiter, "encoding": config.encoding},
         task=None,
+        summary={"rows_read": rows_read, "empty_rows_dropped": rows_read - len(frame)},
     )
 
 

@@ -399,3 +399,29 @@ def test_predict_parquet_matches_test_metrics(tmp_path, write_config, cli, model
     frame.iloc[len(frame) - n_test :].to_parquet(held_out)
     document = strict_json(cli("predict", str(outcome.run.path), held_out, "--json").stdout)
     assert document["metrics"]["accuracy"] == pytest.approx(outcome.result.metrics["accuracy"])
+
+
+def test_csv_empty_rows_counted(tmp_path, write_config):
+    rows = "x,y\n" + "".join(f"{index},{'a' if index % 2 else 'b'}\n" for index in range(20))
+    (tmp_path / "gaps.csv").write_text(rows.replace("\n5,", "\n,\n5,"), encoding="utf-8")
+    config = write_config("name: gaps\ndataset: {path: gaps.csv, target: y}\nmodel: {type: tree}\n")
+    summary = run_summary(train_config(config, tmp_path / "runs"))
+    assert summary["reader"] == {"rows_read": 21, "empty_rows_dropped": 1}
+    assert summary["rows"] == 20
+
+
+def test_arff_large_file_fast(tmp_path):
+    import time
+
+    from dmrun.config.schema import DatasetConfig
+    from dmrun.data import read_file
+
+    lines = ["@relation big", *[f"@attribute a{index} numeric" for index in range(20)], "@attribute c {p, q}", "@data"]
+    lines += [",".join(str(index + column) for column in range(20)) + (",p" if index % 2 else ",q") for index in range(20000)]
+    (tmp_path / "big.arff").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    started = time.perf_counter()
+    table = read_file(tmp_path / "big.arff", DatasetConfig(path="big.arff"))
+    elapsed = time.perf_counter() - started
+    assert table.frame.shape == (20000, 21)
+    assert table.frame["a19"].iloc[-1] == 19999 + 19
+    assert elapsed < 30  # 420,000 values; the character-by-character path alone took minutes
