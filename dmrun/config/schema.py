@@ -132,7 +132,7 @@ class DatasetConfig(StrictModel):
     )
     sample: Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] | None = Field(
         None,
-        description="Read only a random sample of rows for a quick run: a row count such as 1000, or a "
+        description="Use only a random sample of rows (transactions for basket data) for a quick run: a count such as 1000, or a "
         "fraction such as 0.1. Drawn with the experiment seed.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split into train, validation and test.")

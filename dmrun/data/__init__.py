@@ -140,7 +140,10 @@ def read_file(path: Path, config: DatasetConfig, base_dir: Path | None = None, s
 
     kind = file_format(path, config)
     if kind == "basket":
-        return read_basket_file(path, config, base_dir)
+        baskets = read_basket_file(path, config, base_dir)
+        if seed is not None and config.sample is not None:
+            baskets = options.sample_baskets(baskets, config.sample, seed)
+        return baskets
     table = read_table_file(path, config, kind, base_dir)
     return options.apply(table, config, seed)
 

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from dmrun.config.schema import DatasetConfig
-from dmrun.data.types import Table
+from dmrun.data.types import Baskets, Table
 from dmrun.errors import DataError
 
 
@@ -70,3 +70,23 @@ def sample_rows(table: Table, sample: int | float, seed: int) -> Table:
         table.frame = frame.sample(n=count, random_state=seed).sort_index()
     table.summary["sample"] = {"requested": sample, "rows_before": total, "rows_kept": int(len(table.frame)), "seed": seed}
     return table
+
+
+def sample_baskets(baskets: Baskets, sample: int | float, seed: int) -> Baskets:
+    """Keep a random sample of transactions, in file order; the summary counts are recomputed."""
+    import numpy as np
+
+    total = len(baskets.transactions)
+    count = sample if isinstance(sample, int) else max(1, int(round(total * sample)))
+    if count < total:
+        keep = np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
+        baskets.transactions = [baskets.transactions[index] for index in keep]
+        items = {item for basket in baskets.transactions for item in basket}
+        baskets.summary.update(
+            transactions=count,
+            distinct_items=len(items),
+            items_total=sum(len(basket) for basket in baskets.transactions),
+            max_basket_size=max(len(basket) for basket in baskets.transactions),
+        )
+    baskets.summary["sample"] = {"requested": sample, "transactions_before": total, "transactions_kept": min(count, total), "seed": seed}
+    return baskets

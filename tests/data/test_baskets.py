@@ -230,3 +230,13 @@ def test_mine_cli_rejects_unknown_layout(tmp_path, cli):
     result = cli("mine", "itemsets", tmp_path / "invoices.csv", "--layout", "quantities")
     assert result.exit_code == 2
     assert "did you mean 'quantity'" in result.stderr
+
+
+def test_sample_of_transactions(tmp_path, write_config):
+    lines = "".join(f"bread,item{index % 5}\n" for index in range(100))
+    (tmp_path / "many.csv").write_text(lines, encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: many.csv, sample: 0.25}", 0.5)
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 25
+    assert summary["sample"]["transactions_before"] == 100
+    assert itemsets_from_run(run)[frozenset({"bread"})] == pytest.approx(1.0)
