@@ -232,3 +232,13 @@ def test_time_split_bad_value_named(tmp_path, write_config, cli):
     result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
     assert result.exit_code == 3
     assert "'day' has the value 'soon' in row 2" in result.stderr
+
+
+def test_pca_and_bins_reload_in_predict(tmp_path, write_config, cli):
+    steps = "[{step: ordinal}, {step: discretise, n_bins: 2, columns: [x]}, {step: scale}, {step: pca, n_components: 0.9}]"
+    outcome = run_with(tmp_path, write_config, steps, extra=", split: {test_size: 0.25, shuffle: false}")
+    held_out = mixed_rows()[-read_json(outcome.run.path / "data.json")["split"]["test"] :]
+    write_rows(tmp_path / "held_out.csv", HEADER, held_out)
+    result = cli("predict", str(outcome.run.path), tmp_path / "held_out.csv", "--json")
+    assert result.exit_code == 0
+    assert strict_json(result.stdout)["metrics"]["accuracy"] == pytest.approx(outcome.result.metrics["accuracy"])
