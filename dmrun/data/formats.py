@@ -77,7 +77,11 @@ def check_signature(path: Path, expected: str) -> None:
         return
     if wanted == "npz" and found == "npz":
         return
-    described = {"text": "a text file", "gzip": "a gzip file"}.get(found, f"a {found} file")
+    described = {
+        "text": "a text file",
+        "gzip": "a gzip file",
+        "npz": "a ZIP archive (such as .npz or an Excel .xlsx)",
+    }.get(found, f"a {found} file")
     raise DataError(
         f"{path.name} is read as {expected}, but its content is {described} (first bytes {head[:8]!r})",
         hint=FORMAT_HINT,

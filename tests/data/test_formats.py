@@ -425,3 +425,14 @@ def test_arff_large_file_fast(tmp_path):
     assert table.frame.shape == (20000, 21)
     assert table.frame["a19"].iloc[-1] == 19999 + 19
     assert elapsed < 30  # 420,000 values; the character-by-character path alone took minutes
+
+
+def test_zip_named_csv_described(tmp_path, write_config, cli):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "sheet.csv", "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    config = write_config("name: zip\ndataset: {path: sheet.csv, target: y}\nmodel: {type: tree}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "its content is a ZIP archive (such as .npz or an Excel .xlsx)" in result.stderr
