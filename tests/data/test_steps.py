@@ -242,3 +242,25 @@ def test_pca_and_bins_reload_in_predict(tmp_path, write_config, cli):
     result = cli("predict", str(outcome.run.path), tmp_path / "held_out.csv", "--json")
     assert result.exit_code == 0
     assert strict_json(result.stdout)["metrics"]["accuracy"] == pytest.approx(outcome.result.metrics["accuracy"])
+
+
+def test_forecast_series_sorted_by_time(tmp_path, write_config):
+    from dmrun.config.loading import load_config
+    from dmrun.data import load_dataset
+    from dmrun.data.prepare import prepare_series
+
+    order = np.random.default_rng(4).permutation(40)
+    rows = [[f"2024-02-{day + 1:02d}" if day < 29 else f"2024-03-{day - 28:02d}", float(day)] for day in order]
+    write_rows(tmp_path / "series.csv", ["date", "value"], rows)
+    loaded = load_config(
+        write_config(
+            "name: f\ndataset: {path: series.csv, target: value, task: forecasting, split: {time_column: date, test_size: 0.2, val_size: 0.1}}\n"
+            "model: {type: rnn, window: 3}\n"
+        )
+    )
+    series = prepare_series(load_dataset(loaded.config.dataset, loaded.base_dir), loaded.config)
+    assert series.train.tolist() == [float(day) for day in range(28)]
+    assert series.val.tolist() == [28.0, 29.0, 30.0, 31.0]
+    assert series.test.tolist() == [float(day) for day in range(32, 40)]
+    assert series.time_column == "date"
+    assert series.times[:2] == ["2024-02-01", "2024-02-02"]
