@@ -41,13 +41,23 @@ def _read_run_config(run: Path) -> ExperimentConfig:
 
 
 def _read_table(config: ExperimentConfig, data_path: Path):
-    from dmrun.data import readers
+    """Read new data with the run's dataset options; the format comes from the new file's name.
+
+    The run's ``labels`` file is not read (an IDX or .npy of images gives features only), and
+    no row sample is drawn. The split's group and time columns are dropped as in training.
+    """
+    from dmrun.data import read_file
+    from dmrun.data.types import Table
 
     if not data_path.is_file():
         raise ConfigError(f"data file not found: {data_path}")
-    dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "auto"})
-    delimiter = "\t" if data_path.suffix.lower() in (".tsv", ".tab") and dataset.delimiter is None else dataset.delimiter
-    return readers.read_table(data_path, dataset, delimiter).frame
+    dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "auto", "labels": None})
+    table = read_file(data_path, dataset, data_path.parent, seed=None)
+    if not isinstance(table, Table):
+        raise DataError(f"{data_path.name} was read as basket data, but the model needs a table")
+    split = config.dataset.split
+    split_columns = [column for column in (split.group_by, split.time_column) if column and column in table.frame.columns]
+    return table.frame.drop(columns=split_columns)
 
 
 def check_columns(frame, expected: list[str], target: str | None, trained_numeric: set[str]) -> None:

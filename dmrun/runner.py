@@ -43,11 +43,13 @@ class LoggingReporter:
         self.rows: list[dict[str, Any]] = []
 
     def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
-        shown = " ".join(f"{key}={value:.6g}" for key, value in values.items() if key != "epoch")
-        lifecycle.info("epoch %d/%d %s", epoch, epochs, shown)
+        # history.csv is written before the epoch is logged, so a reader that sees the log line
+        # also finds the row.
         self.rows.append(dict(values))
         if self.history_path is not None:
             write_history(self.history_path, self.rows)
+        shown = " ".join(f"{key}={value:.6g}" for key, value in values.items() if key != "epoch")
+        lifecycle.info("epoch %d/%d %s", epoch, epochs, shown)
         self.inner.epoch(epoch, epochs, values)
 
     def status(self, message: str) -> None:
@@ -69,29 +71,28 @@ def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json", exclude=exclude)
     if config.dataset.path is not None:
         data["dataset"]["path"] = str(loaded.resolve_path(config.dataset.path).resolve())
+    if config.dataset.labels is not None:
+        data["dataset"]["labels"] = str(loaded.resolve_path(config.dataset.labels).resolve())
     return data
 
 
 def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
     """Load the dataset and shape it for a trainer that consumes ``kind`` data."""
-    from dmrun.data import load_dataset
+    from dmrun.data import load_dataset, mining_dataset_config
     from dmrun.data import prepare as preparing
+    from dmrun.data.baskets import table_baskets
     from dmrun.data.types import Baskets, Table
     from dmrun.errors import ConfigError
 
     dataset_config = config.dataset
-    if kind == "baskets" and dataset_config.path is not None and dataset_config.format == "auto":
-        # Rule mining reads files as baskets unless the config names a table format.
-        dataset_config = dataset_config.model_copy(update={"format": "basket"})
-    dataset = load_dataset(dataset_config, base_dir)
+    if kind == "baskets":
+        dataset_config = mining_dataset_config(dataset_config)
+    dataset = load_dataset(dataset_config, base_dir, config.seed)
     model_type = config.model.type
     if kind == "baskets":
-        if not isinstance(dataset, Baskets):
-            raise ConfigError(
-                f"model type 'rules' needs basket data, but {dataset.source} is a table",
-                hint="use a basket file (one transaction per line, set dataset.format: basket) "
-                "or the built-in adult_baskets",
-            )
+        if isinstance(dataset, Table):
+            # A table is mined row by row, each cell becoming a column=value item.
+            dataset = table_baskets(dataset, config.preprocess)
         return dataset, {"source": dataset.source, **dataset.summary}
     if isinstance(dataset, Baskets):
         raise ConfigError(

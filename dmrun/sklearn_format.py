@@ -44,6 +44,8 @@ ALLOWED = {
     "sklearn.tree.DecisionTreeClassifier",
     "sklearn.tree.DecisionTreeRegressor",
     "sklearn.cluster.KMeans",
+    "dmrun.preprocess.steps.Log1pTransform",
+    "dmrun.preprocess.steps.ClipOutliers",
 }
 # NumPy functions a FunctionTransformer may name.
 ALLOWED_FUNCTIONS = {"log1p", "expm1", "log", "exp", "sqrt", "square", "clip", "arcsinh", "sinh"}
@@ -84,9 +86,9 @@ class _Writer:
         if isinstance(value, slice):
             return {"__slice__": [value.start, value.stop, value.step]}
         if isinstance(value, dict):
-            if not all(isinstance(key, str) for key in value):
-                raise TypeError(f"dictionary keys must be strings: {list(value)[:5]}")
-            return {"__dict__": {key: self.encode(item) for key, item in value.items()}}
+            if all(isinstance(key, str) for key in value):
+                return {"__dict__": {key: self.encode(item) for key, item in value.items()}}
+            return {"__pairs__": [[self.encode(key), self.encode(item)] for key, item in value.items()]}
         if isinstance(value, np.ufunc) or (callable(value) and getattr(value, "__module__", None) == "numpy"):
             if value.__name__ not in ALLOWED_FUNCTIONS:
                 raise TypeError(f"function numpy.{value.__name__} cannot be saved")
@@ -158,6 +160,11 @@ class _Reader:
             return slice(start, stop, step)
         if "__dict__" in value:
             return {key: self.decode(item) for key, item in value["__dict__"].items()}
+        if "__pairs__" in value:
+            pairs = [(self.decode(key), self.decode(item)) for key, item in value["__pairs__"]]
+            if not all(isinstance(key, (str, int, float, tuple)) for key, _ in pairs):
+                raise self.fail("dictionary keys must be plain values")
+            return dict(pairs)
         if "__function__" in value:
             name = value["__function__"]
             if name not in ALLOWED_FUNCTIONS:

@@ -100,7 +100,14 @@ def test_run_record_times_are_ordered(mlp_run):
 def test_config_yaml_has_defaults(mlp_run):
     resolved = yaml.safe_load((mlp_run / "config.yaml").read_text(encoding="utf-8"))
     assert resolved["name"] == "format-mlp"
-    assert resolved["dataset"]["split"] == {"test_size": 0.2, "val_size": 0.1, "stratify": True, "shuffle": True}
+    assert resolved["dataset"]["split"] == {
+        "test_size": 0.2,
+        "val_size": 0.1,
+        "stratify": True,
+        "shuffle": True,
+        "group_by": None,
+        "time_column": None,
+    }
     assert resolved["model"]["activation"] == "relu"
     assert resolved["train"]["batch_size"] == 64
     assert resolved["train"]["optimizer"]["lr"] == 0.001

@@ -40,7 +40,9 @@ def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> Non
     raise ConfigError(f"invalid value for {flag}: '{value}'", hint=closest_hint(value, choices, "expected one of"))
 
 
-def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str]) -> tuple[dict[str, Any], str]:
+def _dataset_section(
+    data: Optional[str], encoding: str, delimiter: Optional[str], baskets: Optional[dict[str, Any]] = None
+) -> tuple[dict[str, Any], str]:
     """Return the dataset section and a run-name stem for DATA: a built-in name or a basket file."""
     from dmrun.data.builtin import BUILTIN_DATASETS
 
@@ -60,6 +62,8 @@ def _dataset_section(data: Optional[str], encoding: str, delimiter: Optional[str
     section: dict[str, Any] = {"path": str(path.resolve()), "format": "basket", "encoding": encoding}
     if delimiter is not None:
         section["delimiter"] = "\t" if delimiter in ("tab", "\\t") else delimiter
+    if baskets:
+        section["baskets"] = baskets
     return section, path.stem
 
 
@@ -78,6 +82,7 @@ def build_mining_config(
     delimiter: Optional[str],
     min_count: Optional[int] = None,
     max_rules: Optional[int] = None,
+    baskets: Optional[dict[str, Any]] = None,
     engine: str = "fim",
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
@@ -123,7 +128,7 @@ def build_mining_config(
             raise ConfigError(f"--metric {chosen_metric} needs --min-threshold", hint="for lift, 1.0 keeps positive associations")
         threshold = 0.5
 
-    dataset, stem = _dataset_section(data, encoding, delimiter)
+    dataset, stem = _dataset_section(data, encoding, delimiter, baskets)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{output_kind}-{stem}").strip("-._")[:64] or output_kind
     model = {
         "type": "rules",
@@ -155,8 +160,17 @@ def build_mining_config(
 
 ENGINE_HELP = "fim (C code from pyfim, the default) or mlxtend; both give the same results."
 
+
+def basket_layout(layout: Optional[str], transaction_column: Optional[str], item_column: Optional[str]) -> dict[str, Any]:
+    """Return the ``dataset.baskets`` section the layout options describe."""
+    _check_choice("--layout", layout, ("auto", "lines", "long", "onehot", "quantity"))
+    options = {"layout": layout, "transaction_column": transaction_column, "item_column": item_column}
+    return {key: value for key, value in options.items() if value is not None}
+
+
 DATA_HELP = (
-    "Basket file: one transaction per line, items separated by commas or whitespace (FIMI .dat). "
+    "Basket file: one transaction per line, items separated by commas or whitespace (FIMI .dat), "
+    "or a long, one-hot or quantity table with --layout. "
     f"A built-in dataset name is accepted too. Default: the built-in {DEFAULT_BASKETS}."
 )
 
@@ -178,6 +192,9 @@ def rules(
     max_rules: Optional[int] = typer.Option(None, "--max-rules", help="Reject runs with more candidate rules than this (default 50,000,000)."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="lines, long, onehot or quantity (see dataset.baskets.layout)."),
+    transaction_column: Optional[str] = typer.Option(None, "--transaction-column", help="Column with the transaction id of a long, one-hot or quantity table."),
+    item_column: Optional[str] = typer.Option(None, "--item-column", help="Column with the item name of a long table (default: item)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -185,7 +202,8 @@ def rules(
     """Mine association rules and show the top ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules, engine
+        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
+        basket_layout(layout, transaction_column, item_column), engine=engine,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -202,6 +220,9 @@ def itemsets(
     top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="lines, long, onehot or quantity (see dataset.baskets.layout)."),
+    transaction_column: Optional[str] = typer.Option(None, "--transaction-column", help="Column with the transaction id of a long, one-hot or quantity table."),
+    item_column: Optional[str] = typer.Option(None, "--item-column", help="Column with the item name of a long table (default: item)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -209,6 +230,7 @@ def itemsets(
     """Mine frequent itemsets and show the most frequent ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count, engine=engine
+        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
+        baskets=basket_layout(layout, transaction_column, item_column), engine=engine,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

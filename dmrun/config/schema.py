@@ -32,6 +32,16 @@ class SplitConfig(StrictModel):
     )
     stratify: bool = Field(True, description="Keep class proportions equal across splits (classification only).")
     shuffle: bool = Field(True, description="Shuffle rows before splitting; forecasting never shuffles.")
+    group_by: str | None = Field(
+        None,
+        description="Column whose values keep rows together: all rows of one group land in the same split "
+        "(for example one patient or one customer). Stratification does not apply.",
+    )
+    time_column: str | None = Field(
+        None,
+        description="Column that orders the rows in time. Rows are sorted by it and cut without shuffling: "
+        "the oldest rows train, then validation, and the newest rows test.",
+    )
 
     @model_validator(mode="after")
     def _check_sizes(self) -> SplitConfig:
@@ -40,7 +50,28 @@ class SplitConfig(StrictModel):
                 f"test_size + val_size must be below 1 so rows remain for training, "
                 f"got {self.test_size} + {self.val_size}"
             )
+        if self.group_by is not None and self.time_column is not None:
+            raise ValueError("give `group_by` or `time_column`, not both")
         return self
+
+
+class BasketConfig(StrictModel):
+    layout: Literal["auto", "lines", "long", "onehot", "quantity"] = Field(
+        "auto",
+        description="How a basket file holds transactions: `lines` (one transaction per line), `long` "
+        "(one row per transaction id and item), `onehot` (one 0/1 or true/false column per item) or "
+        "`quantity` (one column per item; a quantity above 0 means present, negative ones are reported). "
+        "`auto` reads .csv/.tsv/.parquet tables as `long` when `transaction_column` is set, else as lines.",
+    )
+    transaction_column: str | None = Field(
+        None,
+        description="Column with the transaction id: required for `long`; optional for `onehot` and `quantity`, "
+        "where each row is one transaction.",
+    )
+    item_column: str = Field("item", description="Column with the item name in the `long` layout.")
+    ignore_items: list[str] = Field(
+        default_factory=list, description="Item names that mean no item, such as NONE; they are dropped and counted."
+    )
 
 
 class DatasetConfig(StrictModel):
@@ -48,11 +79,25 @@ class DatasetConfig(StrictModel):
     path: str | None = Field(
         None, description="Data file, relative to the config file's folder. Give `name` or `path`."
     )
-    format: Literal["auto", "csv", "tsv", "basket"] = Field(
+    format: Literal["auto", "csv", "tsv", "parquet", "jsonl", "arff", "npy", "npz", "idx", "basket"] = Field(
         "auto",
-        description="File format: csv/tsv tables or `basket` (one transaction per line). "
-        "`auto` infers it from the file name (.dat and .basket are baskets); rule mining reads every file as baskets.",
+        description="File format. `auto` infers it from the file name: .csv .tsv .parquet .jsonl/.ndjson .arff "
+        ".npy .npz, `-idx3-ubyte` (MNIST IDX, also .gz) and .dat/.basket for baskets. `basket` reads "
+        "transactions in the layout `baskets.layout` names; rule mining reads every file as baskets.",
     )
+    labels: str | None = Field(
+        None,
+        description="IDX or .npy: the labels file that goes with the images or features file in `path`, "
+        "relative to the config file's folder. Its values become the `label` column, the default target.",
+    )
+    arrays: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=2,
+        description="npz: the array names to read, features first and then, optionally, labels. Default: "
+        "the first present of X/x/data/x_train and of y/labels/target/y_train.",
+    )
+    baskets: BasketConfig = Field(default_factory=BasketConfig, description="Layout of basket data for rule mining.")
     target: str | None = Field(None, description="Target column: the label, regression value or series to forecast.")
     task: Literal["auto", "classification", "regression", "forecasting"] = Field(
         "auto",
@@ -79,6 +124,17 @@ class DatasetConfig(StrictModel):
     drop_columns: list[str] = Field(
         default_factory=list, description="Columns removed right after reading, such as row ids."
     )
+    features: list[str] | None = Field(
+        None, min_length=1, description="Feature columns to use; all others except the target are removed."
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Columns not to use as features; the target cannot be excluded."
+    )
+    sample: Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        None,
+        description="Use only a random sample of rows (transactions for basket data) for a quick run: a count such as 1000, or a "
+        "fraction such as 0.1. Drawn with the experiment seed.",
+    )
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split into train, validation and test.")
 
     @model_validator(mode="after")
@@ -87,6 +143,8 @@ class DatasetConfig(StrictModel):
             raise ValueError("give exactly one of `name` (a built-in dataset) or `path` (a data file)")
         if self.columns is not None and self.header:
             raise ValueError("`columns` names the columns of a file without a header line; also set `header: false`")
+        if self.features is not None and self.exclude:
+            raise ValueError("give `features` (columns to keep) or `exclude` (columns to remove), not both")
         return self
 
 
@@ -126,9 +184,98 @@ class SelectStep(StrictModel):
     columns: list[str] = Field(..., min_length=1, description="Feature columns to keep; all others are removed.")
 
 
+class OrdinalStep(StrictModel):
+    step: Literal["ordinal"] = Field(..., description="Selects this preprocessing step.")
+    columns: list[str] | None = Field(None, description="Columns to encode; default: every non-numeric column.")
+    unknown_value: int = Field(
+        -1, description="Code given to a category not seen in training, and to a missing value."
+    )
+
+
+class DropConstantStep(StrictModel):
+    step: Literal["drop_constant"] = Field(..., description="Selects this preprocessing step.")
+    columns: list[str] | None = Field(
+        None, description="Columns to check; default: every column. A column with one value in training is removed."
+    )
+
+
+class PCAStep(StrictModel):
+    step: Literal["pca"] = Field(..., description="Selects this preprocessing step.")
+    n_components: Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0, lt=1)] = Field(
+        2,
+        description="Components to keep: a count, or a fraction of variance to explain such as 0.95.",
+    )
+    columns: list[str] | None = Field(
+        None, description="Numeric columns to project; default: every numeric column. They become pca0, pca1, ..."
+    )
+    whiten: bool = Field(False, description="Scale the components to unit variance.")
+
+
+class DiscretiseStep(StrictModel):
+    step: Literal["discretise"] = Field(..., description="Selects this preprocessing step.")
+    n_bins: int = Field(5, ge=2, description="Bins per column.")
+    strategy: Literal["quantile", "uniform", "kmeans"] = Field(
+        "quantile", description="How bin edges are placed: equal counts, equal widths, or k-means centres."
+    )
+    columns: list[str] | None = Field(
+        None,
+        description="Numeric columns to bin; default: every numeric column. Each value becomes its bin number "
+        "0..n_bins-1; rule mining turns it into the item `column=[low, high)`.",
+    )
+
+
+class LogStep(StrictModel):
+    step: Literal["log"] = Field(..., description="Selects this preprocessing step.")
+    columns: list[str] | None = Field(None, description="Numeric columns to transform; default: every numeric column.")
+    shift: float = Field(
+        0.0,
+        description="Added to every value before log1p. A value below -1 after the shift is a data error "
+        "that names the column; set a shift to accept such values.",
+    )
+
+
+class ClipStep(StrictModel):
+    step: Literal["clip"] = Field(..., description="Selects this preprocessing step.")
+    columns: list[str] | None = Field(None, description="Numeric columns to clip; default: every numeric column.")
+    lower_quantile: float | None = Field(
+        0.01, ge=0, le=1, description="Lower bound as a quantile of the training values; ignored when `lower` is set."
+    )
+    upper_quantile: float | None = Field(
+        0.99, ge=0, le=1, description="Upper bound as a quantile of the training values; ignored when `upper` is set."
+    )
+    lower: float | None = Field(None, description="Fixed lower bound.")
+    upper: float | None = Field(None, description="Fixed upper bound.")
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ClipStep:
+        low = self.lower_quantile if self.lower_quantile is not None else 0.0
+        high = self.upper_quantile if self.upper_quantile is not None else 1.0
+        if low >= high:
+            raise ValueError(f"lower_quantile ({low}) must be below upper_quantile ({high})")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"lower ({self.lower}) must not exceed upper ({self.upper})")
+        return self
+
+
 PreprocessStep = Annotated[
-    Union[ImputeStep, ScaleStep, OneHotStep, DropStep, SelectStep], Field(discriminator="step")
+    Union[
+        ImputeStep,
+        ScaleStep,
+        OneHotStep,
+        OrdinalStep,
+        DropStep,
+        DropConstantStep,
+        SelectStep,
+        PCAStep,
+        DiscretiseStep,
+        LogStep,
+        ClipStep,
+    ],
+    Field(discriminator="step"),
 ]
+
+# Steps that apply to a table mined for rules: they choose columns or turn numbers into bins.
+MINING_STEPS = ("discretise", "drop", "drop_constant", "select")
 
 
 # --- models ----------------------------------------------------------------------------------
@@ -361,6 +508,11 @@ class ExperimentConfig(StrictModel):
             split.val_size = 0.0
         if "train" in self.model_fields_set and self.model.type not in TORCH_MODELS:
             raise ValueError(f"the `train` section applies to mlp, cnn and rnn models, not to `{self.model.type}`")
-        if self.model.type == "rules" and self.preprocess:
-            raise ValueError("rules mine transactions directly; remove the `preprocess` steps")
+        if self.model.type == "rules":
+            other = [step.step for step in self.preprocess if step.step not in MINING_STEPS]
+            if other:
+                raise ValueError(
+                    f"rules mine transactions; only the steps {', '.join(MINING_STEPS)} apply to a table "
+                    f"mined for rules, not {', '.join(other)}"
+                )
         return self

@@ -13,16 +13,23 @@ from dmrun.suggest import closest_hint
 BASKET_SUFFIXES = (".dat", ".basket", ".baskets")
 
 
-def load_dataset(config: DatasetConfig, base_dir: Path) -> Table | Baskets:
+def load_dataset(config: DatasetConfig, base_dir: Path, seed: int = 0) -> Table | Baskets:
     """Load the dataset a config names, from the built-in table or from a file.
+
+    ``seed`` draws the row sample that ``config.sample`` asks for.
 
     Raises:
         ConfigError: for an unknown built-in name or a missing file.
         DataError: for a file that cannot be read or parsed.
     """
     if config.name is not None:
-        return load_builtin(config.name)
-    return read_file(resolve_file(config, base_dir), config)
+        dataset = load_builtin(config.name)
+        if isinstance(dataset, Table):
+            from dmrun.data import options
+
+            dataset = options.apply(dataset, config, seed)
+        return dataset
+    return read_file(resolve_file(config, base_dir), config, base_dir, seed)
 
 
 def check_reference(config: DatasetConfig, base_dir: Path) -> None:
@@ -36,6 +43,23 @@ def check_reference(config: DatasetConfig, base_dir: Path) -> None:
         builtin_entry(config.name)
     else:
         resolve_file(config, base_dir)
+        if config.labels is not None:
+            resolve_file(config.model_copy(update={"path": config.labels}), base_dir, "dataset.labels")
+
+
+def mining_dataset_config(config: DatasetConfig) -> DatasetConfig:
+    """Return the dataset section rule mining reads: text files and basket layouts as baskets.
+
+    With ``format: auto``, .csv, .tsv and basket files are read as one transaction per line, and
+    any file with a ``baskets.layout`` or ``transaction_column`` in that layout. Other formats
+    (and a format set explicitly to a table format) are read as tables and mined row by row.
+    """
+    if config.path is None or config.format != "auto":
+        return config
+    layout_set = config.baskets.layout != "auto" or config.baskets.transaction_column is not None
+    if layout_set or file_format(Path(config.path), config) in ("csv", "tsv", "basket"):
+        return config.model_copy(update={"format": "basket"})
+    return config
 
 
 def check_encoding(encoding: str, setting: str) -> None:
@@ -51,17 +75,17 @@ def check_encoding(encoding: str, setting: str) -> None:
         ) from None
 
 
-def resolve_file(config: DatasetConfig, base_dir: Path) -> Path:
+def resolve_file(config: DatasetConfig, base_dir: Path, setting: str = "dataset.path") -> Path:
     path = Path(config.path).expanduser()
     if not path.is_absolute():
         path = base_dir / path
     if not path.exists():
         raise ConfigError(
-            f"dataset.path '{config.path}' not found (looked for {path})",
+            f"{setting} '{config.path}' not found (looked for {path})",
             hint="paths in a config are relative to the config file's folder",
         )
     if path.is_dir():
-        raise ConfigError(f"dataset.path '{config.path}' is a folder, not a file")
+        raise ConfigError(f"{setting} '{config.path}' is a folder, not a file")
     return path
 
 
@@ -77,6 +101,22 @@ def builtin_entry(name: str):
     return entry
 
 
+# File name endings (after an optional .gz) and the format each one means.
+SUFFIX_FORMATS = {
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".arff": "arff",
+    ".npy": "npy",
+    ".npz": "npz",
+    "-ubyte": "idx",
+    ".idx": "idx",
+}
+
+
 def file_format(path: Path, config: DatasetConfig) -> str:
     """Return the configured format, or infer it from the file name."""
     if config.format != "auto":
@@ -84,16 +124,74 @@ def file_format(path: Path, config: DatasetConfig) -> str:
     name = path.name.lower().removesuffix(".gz")
     if name.endswith(BASKET_SUFFIXES):
         return "basket"
-    if name.endswith((".tsv", ".tab")):
-        return "tsv"
+    for suffix, kind in SUFFIX_FORMATS.items():
+        if name.endswith(suffix):
+            return kind
     return "csv"
 
 
-def read_file(path: Path, config: DatasetConfig) -> Table | Baskets:
-    from dmrun.data import readers
+def read_file(path: Path, config: DatasetConfig, base_dir: Path | None = None, seed: int | None = None) -> Table | Baskets:
+    """Read a data file in the format the config names or the file name implies.
+
+    Tables then get the dataset options: ``drop_columns``, ``features``, ``exclude`` and, unless
+    ``seed`` is None, ``sample``. Every reader's own facts go into ``Table.summary``.
+    """
+    from dmrun.data import options
 
     kind = file_format(path, config)
     if kind == "basket":
-        return readers.read_baskets(path, encoding=config.encoding, delimiter=config.delimiter)
+        baskets = read_basket_file(path, config, base_dir)
+        if seed is not None and config.sample is not None:
+            baskets = options.sample_baskets(baskets, config.sample, seed)
+        return baskets
+    table = read_table_file(path, config, kind, base_dir)
+    return options.apply(table, config, seed)
+
+
+def read_table_file(path: Path, config: DatasetConfig, kind: str, base_dir: Path | None) -> Table:
+    from dmrun.data import formats, readers
+
+    if kind == "parquet":
+        return formats.read_parquet(path, config)
+    if kind == "jsonl":
+        return formats.read_jsonl(path, config)
+    if kind == "arff":
+        from dmrun.data.arff import read_arff
+
+        return read_arff(path, config)
+    if kind == "npy":
+        return formats.read_npy(path, config, base_dir)
+    if kind == "npz":
+        return formats.read_npz(path, config)
+    if kind == "idx":
+        return formats.read_idx(path, config, base_dir)
+    formats.check_signature(path, kind)
     delimiter = "\t" if kind == "tsv" and config.delimiter is None else config.delimiter
     return readers.read_table(path, config, delimiter)
+
+
+def read_basket_file(path: Path, config: DatasetConfig, base_dir: Path | None) -> Baskets:
+    """Read baskets: one transaction per line, or a long, one-hot or quantity table."""
+    from dmrun.data import formats, readers
+    from dmrun.data.baskets import read_basket_table
+
+    layout = config.baskets.layout
+    if layout == "auto":
+        layout = "long" if config.baskets.transaction_column is not None else "lines"
+    if layout == "lines":
+        formats.check_signature(path, "basket")
+        return readers.read_baskets(path, encoding=config.encoding, delimiter=config.delimiter)
+    table_kind = file_format(path, config.model_copy(update={"format": "auto"}))
+    if table_kind == "basket":
+        table_kind = "csv"
+    table_config = config.model_copy(update={"missing_values": [], "target": None})
+    table = read_table_file(path, table_config, table_kind, base_dir)
+    if config.drop_columns:
+        from dmrun.data import options
+
+        table = options.drop_columns(table, config.drop_columns)
+    settings = config.baskets.model_copy(update={"layout": layout})
+    baskets = read_basket_table(table, config.model_copy(update={"baskets": settings}))
+    if "fingerprint" in table.meta:
+        baskets.summary["fingerprint"] = table.meta["fingerprint"]
+    return baskets

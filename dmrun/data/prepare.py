@@ -117,6 +117,8 @@ def _base_summary(table: Table) -> dict[str, Any]:
     for key in ("fingerprint", "delimiter", "encoding"):
         if key in table.meta:
             summary[key] = table.meta[key]
+    if table.summary:
+        summary["reader"] = dict(table.summary)
     for message in suspicious_markers(frame):
         _warn(summary, message)
     return summary
@@ -161,11 +163,15 @@ def encode_labels(values) -> tuple[Any, list[Any]]:
     return codes.astype(np.int64), [value.item() if hasattr(value, "item") else value for value in classes]
 
 
-def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[str, Any]):
+def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[str, Any], frame=None):
     import numpy as np
     from sklearn.model_selection import train_test_split
 
     split = config.dataset.split
+    if split.group_by is not None:
+        return split_by_group(frame, split, config.seed, summary)
+    if split.time_column is not None:
+        return split_by_time(frame, split, summary)
     indices = np.arange(n_rows)
     stratify = labels if (labels is not None and split.stratify and split.shuffle) else None
     if stratify is not None and np.bincount(stratify).min() < 2:
@@ -219,7 +225,9 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
             hint="use `model: {type: rnn}` or set dataset.task to classification or regression",
         )
 
-    features = frame.drop(columns=[target])
+    split_columns = [column for column in (config.dataset.split.group_by, config.dataset.split.time_column) if column]
+    _require_split_columns(frame, split_columns, table.source)
+    features = frame.drop(columns=[target, *[column for column in split_columns if column != target]])
     classes = None
     if task == "classification":
         target_values = frame[target]
@@ -242,7 +250,7 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
             )
         labels = numeric.to_numpy(dtype="float64")
 
-    train, val, test = _split_indices(len(frame), labels if task == "classification" else None, config, summary)
+    train, val, test = _split_indices(len(frame), labels if task == "classification" else None, config, summary, frame)
     if task == "classification":
         absent = [str(classes[code]) for code in range(len(classes)) if code not in set(labels[train].tolist())]
         if absent:
@@ -291,6 +299,8 @@ def prepare_clustering(table: Table, config: ExperimentConfig) -> ClusteringData
             _warn(summary, f"target '{target}' has missing values, so ARI and NMI are not computed")
     else:
         features = frame
+    split_columns = [column for column in (config.dataset.split.group_by, config.dataset.split.time_column) if column]
+    features = features.drop(columns=[column for column in split_columns if column in features.columns])
     preprocessing = fit_preprocessing(config.preprocess, features)
     summary.update(target=target, task="clustering", features=preprocessing.output_columns, split={"train": len(frame)})
     return ClusteringData(
@@ -311,6 +321,12 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
 
     target = _require_target(table, config)
     summary = _base_summary(table)
+    time_column = config.dataset.split.time_column
+    if time_column is not None:
+        _require_split_columns(table.frame, [time_column], table.source)
+        order = np.argsort(time_values(table.frame, time_column), kind="stable")
+        table.frame = table.frame.iloc[order].reset_index(drop=True)
+        summary["split_method"] = f"time-ordered by '{time_column}'"
     values = pd.to_numeric(table.frame[target], errors="coerce")
     if values.isna().any():
         position = int(np.flatnonzero(values.isna().to_numpy())[0])
@@ -337,7 +353,7 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
     )
     # The first other column, when there is one, labels the time steps (a date or a year).
     others = [column for column in table.frame.columns if column != target]
-    time_column = others[0] if others else None
+    time_column = time_column or (others[0] if others else None)
     times = table.frame[time_column].tolist() if time_column else None
     return SeriesData(
         train=series[:n_train],
@@ -348,3 +364,109 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
         time_column=time_column,
         times=times,
     )
+
+
+def _require_split_columns(frame, columns: list[str], source: str) -> None:
+    present = [str(column) for column in frame.columns]
+    for column in columns:
+        if column not in present:
+            raise DataError(
+                f"dataset.split: column '{column}' not found in {source}",
+                hint=closest_hint(column, present, "columns"),
+            )
+
+
+def _split_sizes(total: int, split) -> tuple[int, int]:
+    """Return the test and validation counts for ``total`` units (rows or groups)."""
+    n_test = max(1, int(round(total * split.test_size)))
+    n_val = int(round(total * split.val_size)) if split.val_size > 0 else 0
+    if total - n_test - n_val < 1:
+        raise DataError(
+            f"dataset has {total} rows or groups, too few to split into train, validation and test",
+            hint="lower dataset.split.test_size or val_size, or use more data",
+        )
+    return n_test, n_val
+
+
+def split_by_group(frame, split, seed: int, summary: dict[str, Any]):
+    """Split so that all rows with one value of ``split.group_by`` fall into the same part.
+
+    Whole groups are shuffled with the seed and assigned to test, validation and train until
+    each part has its share of the groups; a missing group value is a group of its own.
+    """
+    import numpy as np
+    import pandas as pd
+
+    codes, uniques = pd.factorize(frame[split.group_by], use_na_sentinel=False)
+    n_groups = len(uniques)
+    n_test, n_val = _split_sizes(n_groups, split)
+    order = np.random.default_rng(seed).permutation(n_groups)
+    test_groups, val_groups = order[:n_test], order[n_test : n_test + n_val]
+    part = np.zeros(n_groups, dtype=int)  # 0 train, 1 validation, 2 test
+    part[val_groups] = 1
+    part[test_groups] = 2
+    row_part = part[codes]
+    summary["split_method"] = f"grouped by '{split.group_by}' ({n_groups} groups: {n_groups - n_test - n_val} train, {n_val} validation, {n_test} test)"
+    return np.flatnonzero(row_part == 0), np.flatnonzero(row_part == 1), np.flatnonzero(row_part == 2)
+
+
+def time_values(frame, column: str):
+    """Return ``frame[column]`` as numbers or dates that order the rows in time.
+
+    Raises:
+        DataError: naming the row of a missing time or of a value that is neither a number nor a date.
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        bad = parsed.isna() & values.notna()
+        if bad.any():
+            position = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"dataset.split.time_column: '{column}' has the value {values.iloc[position]!r} in row "
+                f"{position + 1}, which is neither a number nor a date",
+                hint="fix the value, or order the rows by another column",
+            )
+        values = parsed
+    if values.isna().any():
+        position = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DataError(
+            f"dataset.split.time_column: '{column}' is missing in row {position + 1}",
+            hint="every row needs a time to be placed before or after the others",
+        )
+    return values.to_numpy()
+
+
+def split_by_time(frame, split, summary: dict[str, Any]):
+    """Sort rows by ``split.time_column`` and cut without shuffling: train, then validation, then test.
+
+    Rows with the same time stay in the same part, so no test row is older than a training row.
+    """
+    import numpy as np
+
+    column = split.time_column
+    times = time_values(frame, column)
+    order = np.argsort(times, kind="stable")
+    sorted_times = times[order]
+    n_test, n_val = _split_sizes(len(order), split)
+    test_start = _boundary(sorted_times, len(order) - n_test)
+    val_start = _boundary(sorted_times, test_start - n_val) if n_val else test_start
+    if val_start < 1 or test_start >= len(order):
+        raise DataError(
+            f"dataset.split.time_column: too few distinct times in '{column}' to split without mixing them",
+            hint="lower dataset.split.test_size or val_size",
+        )
+    summary["split_method"] = (
+        f"time-ordered by '{column}' (train up to {sorted_times[val_start - 1]}, test from {sorted_times[test_start]})"
+    )
+    return order[:val_start], order[val_start:test_start], order[test_start:]
+
+
+def _boundary(sorted_times, position: int) -> int:
+    """Move a cut position back so that rows with equal times are not split across parts."""
+    while 0 < position < len(sorted_times) and sorted_times[position] == sorted_times[position - 1]:
+        position -= 1
+    return position

@@ -64,6 +64,38 @@ def decode(raw: bytes, encoding: str, path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# Bytes decoded per step when checking a whole file's encoding.
+DECODE_BLOCK = 1 << 20
+
+
+def check_decodable(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
+    """Check that all of ``raw`` decodes, block by block, without keeping the decoded text.
+
+    Returns the normalised text of the first block (for delimiter detection) and the codec name
+    to parse with (``utf-8-sig`` for UTF-8, so a byte-order mark is removed).
+
+    Raises:
+        DataError: naming the byte offset of the first undecodable byte, as ``decode`` does.
+    """
+    from dmrun.data import check_encoding
+
+    check_encoding(encoding, "dataset.encoding")
+    codec_name = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    decoder = codecs.getincrementaldecoder(codec_name)()
+    head = ""
+    view = memoryview(raw)
+    for start in range(0, max(len(raw), 1), DECODE_BLOCK):
+        final = start + DECODE_BLOCK >= len(raw)
+        try:
+            text = decoder.decode(view[start : start + DECODE_BLOCK], final=final)
+        except UnicodeDecodeError:
+            decode(raw, encoding, path)  # raises the error with the exact byte offset
+            raise
+        if start == 0:
+            head = text.replace("\r\n", "\n").replace("\r", "\n")
+    return head, codec_name
+
+
 def fingerprint(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
@@ -94,14 +126,16 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     import pandas as pd
 
     raw = read_bytes(path)
-    text = decode(raw, config.encoding, path)
-    if not text.strip():
+    head, codec_name = check_decodable(raw, config.encoding, path)
+    if not head.strip():
         raise DataError(f"{path.name} is empty")
-    delimiter = delimiter or detect_delimiter(text[:20000])
+    delimiter = delimiter or detect_delimiter(head[:20000])
     header_row = 0 if config.header else None
     try:
+        # pandas parses the bytes itself, so no decoded copy of the whole file is kept in memory.
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(raw),
+            encoding=codec_name,
             sep=delimiter,
             header=header_row,
             decimal=config.decimal,
@@ -116,26 +150,20 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
         _check_columns(frame, path)
     else:
         frame.columns = _headerless_names(frame.shape[1], config.columns, path)
+    rows_read = len(frame)
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"{path.name} has a header but 0 data rows")
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].map(lambda value: value.strip() if isinstance(value, str) else value)
-
-    missing_columns = [column for column in config.drop_columns if column not in frame.columns]
-    if missing_columns:
-        raise DataError(
-            f"dataset.drop_columns: column(s) {', '.join(missing_columns)} not found in {path.name}",
-            hint="columns: " + ", ".join(frame.columns),
-        )
-    frame = frame.drop(columns=config.drop_columns)
     return Table(
         frame=frame,
         target=config.target,
         source=str(path),
         meta={"fingerprint": fingerprint(raw), "delimiter": delimiter, "encoding": config.encoding},
         task=None,
+        summary={"rows_read": rows_read, "empty_rows_dropped": rows_read - len(frame)},
     )
 
 

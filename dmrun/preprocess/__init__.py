@@ -7,18 +7,27 @@ goes through exactly the same transformations.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from dmrun.errors import DataError
 from dmrun.suggest import closest_hint
 
+logger = logging.getLogger(__name__)
+
 STEPS: dict[str, str] = {
     "impute": "fill missing values (mean, median, most_frequent, constant)",
     "scale": "scale numeric columns (standard, minmax, robust)",
     "onehot": "one-hot encode categorical columns; unknown categories at predict time become all zeros",
+    "ordinal": "encode categorical columns as integer codes; unknown categories at predict time get unknown_value",
     "drop": "remove feature columns",
+    "drop_constant": "remove columns with a single value in the training split",
     "select": "keep only the listed feature columns",
+    "pca": "project numeric columns onto their principal components",
+    "discretise": "replace numeric values by their bin number (quantile, uniform or k-means bins)",
+    "log": "apply log1p(x + shift) to numeric columns",
+    "clip": "clip numeric columns to quantiles of the training split or to fixed bounds",
 }
 
 
@@ -55,23 +64,59 @@ def _numeric_columns(frame) -> list[str]:
     return [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])]
 
 
+def _numeric_step_columns(index: int, step: Any, frame, complete: bool) -> list[str]:
+    """Return the step's columns (default: every numeric column) after checking they are numeric.
+
+    With ``complete``, missing values are an error too, for transformers that cannot take NaN.
+    """
+    available = list(frame.columns)
+    numeric = _numeric_columns(frame)
+    columns = step.columns if step.columns is not None else numeric
+    _check_columns(index, step.step, columns, available)
+    text_columns = [column for column in columns if column not in numeric]
+    if text_columns:
+        raise DataError(
+            f"preprocess[{index}] ({step.step}): columns {', '.join(text_columns)} contain text, "
+            f"and {step.step} needs numbers",
+            hint="encode them first with an onehot or ordinal step, or list only numeric columns",
+        )
+    if complete:
+        missing = [column for column in columns if frame[column].isna().any()]
+        if missing:
+            raise DataError(
+                f"preprocess[{index}] ({step.step}): columns {', '.join(missing)} have missing values",
+                hint=f"add `- {{step: impute, strategy: median}}` before the {step.step} step",
+            )
+    return columns
+
+
 def _build_step(index: int, step: Any, frame):
     """Return a transformer for one config step, given the columns it will see."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+
+    from dmrun.preprocess.steps import ClipOutliers, Log1pTransform, make_discretiser
 
     available = list(frame.columns)
     numeric = _numeric_columns(frame)
     name = step.step
+    remainder = "passthrough"
     if name in ("drop", "select"):
         _check_columns(index, name, step.columns, available)
         if name == "drop":
             parts = [("drop", "drop", step.columns)]
-            remainder = "passthrough"
         else:
             parts = [("select", "passthrough", step.columns)]
             remainder = "drop"
+    elif name == "drop_constant":
+        columns = step.columns if step.columns is not None else available
+        _check_columns(index, name, columns, available)
+        constant = [column for column in columns if frame[column].nunique(dropna=False) <= 1]
+        if constant:
+            logger.info("preprocess[%d] (drop_constant): dropping %s", index, ", ".join(map(str, constant)))
+        parts = [("drop_constant", "drop", constant)]
     elif name == "impute":
         default = numeric if step.strategy in ("mean", "median") else available
         columns = step.columns if step.columns is not None else [c for c in default if frame[c].isna().any()]
@@ -89,29 +134,39 @@ def _build_step(index: int, step: Any, frame):
             fill_value = 0 if all(column in numeric for column in columns) else "missing"
         imputer = SimpleImputer(strategy=step.strategy, fill_value=fill_value, keep_empty_features=True)
         parts = [("impute", imputer, columns)]
-        remainder = "passthrough"
     elif name == "scale":
-        columns = step.columns if step.columns is not None else numeric
-        _check_columns(index, name, columns, available)
-        text_columns = [column for column in columns if column not in numeric]
-        if text_columns:
-            raise DataError(
-                f"preprocess[{index}] (scale): columns {', '.join(text_columns)} hold text and cannot be scaled",
-                hint="encode them first with an onehot step, or list only numeric columns",
-            )
+        columns = _numeric_step_columns(index, step, frame, complete=False)
         scaler = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}[step.method]()
         parts = [("scale", scaler, columns)]
-        remainder = "passthrough"
-    elif name == "onehot":
+    elif name in ("onehot", "ordinal"):
         columns = step.columns if step.columns is not None else [c for c in available if c not in numeric]
         _check_columns(index, name, columns, available)
-        encoder = OneHotEncoder(
-            handle_unknown="ignore",
-            drop="first" if step.drop_first else None,
-            sparse_output=False,
-        )
-        parts = [("onehot", encoder, columns)]
-        remainder = "passthrough"
+        if name == "onehot":
+            encoder = OneHotEncoder(
+                handle_unknown="ignore",
+                drop="first" if step.drop_first else None,
+                sparse_output=False,
+            )
+        else:
+            encoder = OrdinalEncoder(
+                handle_unknown="use_encoded_value",
+                unknown_value=step.unknown_value,
+                encoded_missing_value=step.unknown_value,
+            )
+        parts = [(name, encoder, columns)]
+    elif name == "pca":
+        columns = _numeric_step_columns(index, step, frame, complete=True)
+        parts = [("pca", PCA(n_components=step.n_components, whiten=step.whiten, random_state=0), columns)]
+    elif name == "discretise":
+        columns = _numeric_step_columns(index, step, frame, complete=True)
+        parts = [("discretise", make_discretiser(step), columns)]
+    elif name == "log":
+        columns = _numeric_step_columns(index, step, frame, complete=False)
+        parts = [("log", Log1pTransform(shift=step.shift), columns)]
+    elif name == "clip":
+        columns = _numeric_step_columns(index, step, frame, complete=False)
+        clipper = ClipOutliers(step.lower_quantile, step.upper_quantile, step.lower, step.upper)
+        parts = [("clip", clipper, columns)]
     else:  # pragma: no cover - the schema admits only the steps above
         raise AssertionError(f"unhandled preprocessing step {name}")
     transformer = ColumnTransformer(parts, remainder=remainder, verbose_feature_names_out=False)
@@ -173,19 +228,48 @@ def _text_column_hint(frame, columns: list[str]) -> str:
     return f"add a preprocess step that encodes them, for example `- {{step: onehot, columns: [{listed}]}}`"
 
 
+def _first_text_value(frame, column: str) -> str:
+    """Describe the first value of ``column`` that is not a number, with its data row (1 = first row after the header)."""
+    import numbers
+
+    import pandas as pd
+
+    values = frame[column]
+    text = values.notna() & pd.to_numeric(values, errors="coerce").isna()
+    if not text.any():
+        return ""
+    label = text.idxmax()
+    row = f" in data row {int(label) + 1}" if isinstance(label, numbers.Integral) else ""
+    return f" (column '{column}' has {values[label]!r}{row})"
+
+
 def check_model_ready(frame) -> None:
-    """Raise a ``DataError`` naming the columns that are not numeric or have missing values."""
+    """Raise a ``DataError`` naming the columns that are not numeric, or have missing or infinite values."""
+    import numpy as np
+
     numeric = _numeric_columns(frame)
     text_columns = [column for column in frame.columns if column not in numeric]
     if text_columns:
         listed = ", ".join(text_columns)
-        raise DataError(f"feature columns are not numeric: {listed}", hint=_text_column_hint(frame, text_columns))
+        raise DataError(
+            f"feature columns are not numeric: {listed}{_first_text_value(frame, text_columns[0])}",
+            hint=_text_column_hint(frame, text_columns),
+        )
     missing = {column: int(frame[column].isna().sum()) for column in frame.columns if frame[column].isna().any()}
     if missing:
         listed = ", ".join(f"{column} ({count})" for column, count in missing.items())
         raise DataError(
             f"feature columns have missing values in the training split: {listed}",
             hint="add a preprocess step such as `- {step: impute, strategy: median}`",
+        )
+    infinite = {column: int(np.isinf(frame[column].to_numpy(dtype="float64")).sum()) for column in frame.columns}
+    infinite = {column: count for column, count in infinite.items() if count}
+    if infinite:
+        listed = ", ".join(f"{column} ({count})" for column, count in infinite.items())
+        raise DataError(
+            f"feature columns have infinite values in the training split: {listed}",
+            hint="remove or replace them in the file, or add a clip step with fixed bounds such as "
+            "`- {step: clip, lower: -1e9, upper: 1e9}`",
         )
     if frame.shape[1] == 0:
         raise DataError("no feature columns are left after preprocessing")

@@ -310,7 +310,9 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     n_transactions = len(data.transactions)
     settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
     min_count = check_size(data, settings)
-    counts = data.item_counts if data.item_counts is not None else item_counts(data.transactions)
+    counts = data.item_counts
+    if counts is None or sum(counts.values()) != sum(map(len, data.transactions)):
+        counts = item_counts(data.transactions)
 
     context.reporter.status(
         f"mining itemsets with {settings.algorithm} ({settings.engine}) at min_support {settings.min_support:g}"

@@ -276,14 +276,16 @@ def test_rules_config_rejects_preprocess(cli, write_config, tmp_path):
     path = write_config("dataset: {path: baskets.csv, format: basket}\npreprocess: [{step: scale}]\nmodel: {type: rules}\n")
     result = cli("validate", path)
     assert result.exit_code == 2
-    assert "remove the `preprocess` steps" in result.stderr
+    assert "not scale" in result.stderr
+    assert "discretise" in result.stderr
 
 
-def test_rules_need_basket_data(cli, write_config, tmp_path):
+def test_rules_table_needs_bins(cli, write_config, tmp_path):
     path = write_config("name: table-rules\ndataset: {name: iris}\nmodel: {type: rules}\n")
     result = cli("train", path, "--runs-dir", tmp_path / "runs")
-    assert result.exit_code == 2
-    assert "needs basket data" in result.stderr
+    assert result.exit_code == 3
+    assert "distinct values, too many to mine as items" in result.stderr
+    assert "step: discretise" in result.stderr
 
 
 def test_rule_count_guard_rejects(cli, tmp_path):

@@ -1,0 +1,242 @@
+"""Basket data in every layout: lines, long tables, one-hot and quantity tables, and binned tables."""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from helpers import itemsets_from_run, read_json, train_config
+
+QUANTITIES = """invoice,candle,mug,napkins,teapot
+1001,6,0,12,0
+1002,0,2,0,1
+1003,12,1,24,0
+1004,0,0,6,1
+1005,-1,0,0,0
+1006,3,4,0,2
+"""
+
+RAGGED = "shrimp,almonds,avocado,,,\nburgers,meatballs,eggs,,,\nchutney,,,,,\n asparagus,eggs,,,,\nasparagus,mineral water,eggs,,,\n\nmineral water,eggs ,spaghetti,olive oil,tomatoes,avocado\n"
+
+LONG = "order_id,item\n1,bread\n1,milk\n2,bread\n2,\n3,milk\n3,eggs\n4,\n"
+
+
+def mine(write_config, tmp_path: Path, dataset: str, support: float = 0.3, preprocess: str = "") -> Path:
+    config = write_config(
+        f"name: baskets\ndataset: {dataset}\n"
+        + (f"preprocess: {preprocess}\n" if preprocess else "")
+        + f"model: {{type: rules, min_support: {support}, output: itemsets}}\n"
+    )
+    return train_config(config, tmp_path / "runs").run.path
+
+
+def test_quantity_table_binarised(tmp_path, write_config):
+    (tmp_path / "invoices.csv").write_text(QUANTITIES, encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: invoices.csv, baskets: {layout: quantity, transaction_column: invoice}}")
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 5
+    assert summary["empty_baskets_dropped"] == 1
+    assert summary["negative_quantities"] == 1
+    assert summary["negative_quantities_listed"] == [{"transaction": "1005", "item": "candle", "value": -1.0}]
+    assert "transaction 1005, candle = -1" in summary["warnings"][0]
+    itemsets = itemsets_from_run(run)
+    expected = {
+        frozenset({"candle"}): 0.6,
+        frozenset({"mug"}): 0.6,
+        frozenset({"napkins"}): 0.6,
+        frozenset({"teapot"}): 0.6,
+        frozenset({"candle", "mug"}): 0.4,
+        frozenset({"candle", "napkins"}): 0.4,
+        frozenset({"mug", "teapot"}): 0.4,
+    }
+    assert set(itemsets) == set(expected)
+    for itemset, support in expected.items():
+        assert itemsets[itemset] == pytest.approx(support)
+
+
+def test_quantity_supports_are_monotone(tmp_path, write_config):
+    (tmp_path / "invoices.csv").write_text(QUANTITIES, encoding="utf-8")
+    run = mine(
+        write_config, tmp_path, "{path: invoices.csv, baskets: {layout: quantity, transaction_column: invoice}}", 0.01
+    )
+    itemsets = itemsets_from_run(run)
+    for itemset, support in itemsets.items():
+        for size in range(1, len(itemset)):
+            for subset in combinations(sorted(itemset), size):
+                assert support <= itemsets[frozenset(subset)] + 1e-12
+
+
+def test_ragged_lines_cleaned(tmp_path, write_config):
+    (tmp_path / "groceries_wide.csv").write_text(RAGGED, encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: groceries_wide.csv}", 0.1)
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 6
+    assert summary["distinct_items"] == 12
+    assert summary["empty_baskets_dropped"] == 1
+    assert summary["items_trimmed"] == 2
+    items = {item for itemset in itemsets_from_run(run) for item in itemset}
+    assert items == {
+        "almonds", "asparagus", "avocado", "burgers", "chutney", "eggs", "meatballs",
+        "mineral water", "olive oil", "shrimp", "spaghetti", "tomatoes",
+    }
+
+
+def test_long_table_grouped(tmp_path, write_config):
+    (tmp_path / "orders_long.csv").write_text(LONG, encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: orders_long.csv, baskets: {transaction_column: order_id}}", 0.3)
+    summary = read_json(run / "data.json")
+    assert summary["layout"] == "long"
+    assert summary["transaction_ids"] == 4
+    assert summary["transactions"] == 3  # order 4 had only a blank item
+    assert summary["blank_items_dropped"] == 2
+    assert summary["empty_baskets_dropped"] == 1
+    assert "empty transactions are dropped" in summary["support_denominator"]
+    itemsets = itemsets_from_run(run)
+    assert itemsets[frozenset({"bread"})] == pytest.approx(2 / 3)
+    assert itemsets[frozenset({"milk"})] == pytest.approx(2 / 3)
+    assert "nan" not in {item for itemset in itemsets for item in itemset}
+
+
+def test_long_table_needs_item_column(tmp_path, write_config, cli):
+    (tmp_path / "orders_long.csv").write_text(LONG, encoding="utf-8")
+    config = write_config(
+        "name: b\ndataset: {path: orders_long.csv, baskets: {transaction_column: order_id, item_column: product}}\n"
+        "model: {type: rules}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "dataset.baskets.item_column: column 'product' not found" in result.stderr
+
+
+def test_onehot_table(tmp_path, write_config):
+    (tmp_path / "onehot.csv").write_text(
+        "bread,milk,eggs\n1,1,0\ntrue,false,true\n0,0,0\nTRUE,1,FALSE\n", encoding="utf-8"
+    )
+    run = mine(write_config, tmp_path, "{path: onehot.csv, baskets: {layout: onehot}}", 0.5)
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 3
+    assert summary["empty_baskets_dropped"] == 1
+    itemsets = itemsets_from_run(run)
+    assert itemsets[frozenset({"bread"})] == pytest.approx(1.0)
+    assert itemsets[frozenset({"bread", "milk"})] == pytest.approx(2 / 3)
+
+
+def test_onehot_rejects_counts(tmp_path, write_config, cli):
+    (tmp_path / "onehot.csv").write_text("id,bread,milk\na,1,0\nb,3,1\n", encoding="utf-8")
+    config = write_config(
+        "name: b\ndataset: {path: onehot.csv, baskets: {layout: onehot, transaction_column: id}}\nmodel: {type: rules}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "column 'bread' has the value 3" in result.stderr
+    assert "transaction b" in result.stderr
+    assert "layout: quantity" in result.stderr
+
+
+def test_table_mined_after_discretise(tmp_path, write_config):
+    rows = ["age,income,city"] + [f"{20 + index},{1000 * (index % 4)},{'paris' if index % 2 else 'rome'}" for index in range(40)]
+    (tmp_path / "people.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = mine(
+        write_config,
+        tmp_path,
+        "{path: people.csv, format: csv}",
+        0.2,
+        "[{step: discretise, n_bins: 2, columns: [age]}]",
+    )
+    summary = read_json(run / "data.json")
+    assert summary["layout"] == "table"
+    assert summary["binned_columns"] == ["age"]
+    items = {item for itemset in itemsets_from_run(run) for item in itemset}
+    assert "city=paris" in items
+    assert "income=3000" in items
+    assert {item for item in items if item.startswith("age=")} == {"age=[20, 39.5)", "age=[39.5, 59]"}
+
+
+def test_mining_rejects_scaling(tmp_path, write_config, cli):
+    (tmp_path / "people.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    config = write_config("name: b\ndataset: {path: people.csv, format: csv}\npreprocess: [{step: scale}]\nmodel: {type: rules}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    assert "not scale" in result.stderr
+
+
+# --- real basket files -----------------------------------------------------------------------
+
+DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def shared_file(relative: str) -> Path:
+    path = DATASETS / relative
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    return path
+
+
+def test_bakery_long_table(tmp_path, write_config):
+    import csv
+
+    path = shared_file("bakery/BreadBasket_DMS.csv")
+    run = mine(
+        write_config,
+        tmp_path,
+        f"{{path: '{path}', baskets: {{transaction_column: Transaction, item_column: Item, ignore_items: [NONE]}}}}",
+        0.05,
+    )
+    summary = read_json(run / "data.json")
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    baskets: dict[str, set[str]] = {}
+    for row in rows:
+        baskets.setdefault(row["Transaction"], set())
+        if row["Item"] != "NONE":
+            baskets[row["Transaction"]].add(row["Item"])
+    non_empty = [basket for basket in baskets.values() if basket]
+    assert summary["rows_read"] == 21293
+    assert summary["transaction_ids"] == 9531
+    assert summary["ignored_items_dropped"] == 786
+    assert summary["transactions"] == len(non_empty)
+    assert summary["distinct_items"] == 94
+    coffee = sum("Coffee" in basket for basket in non_empty) / len(non_empty)
+    assert itemsets_from_run(run)[frozenset({"Coffee"})] == pytest.approx(coffee)
+
+
+def test_groceries_lines(tmp_path, write_config):
+    path = shared_file("groceries/groceries.csv")
+    run = mine(write_config, tmp_path, f"{{path: '{path}'}}", 0.05)
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 9835
+    assert summary["distinct_items"] == 169
+    assert itemsets_from_run(run)[frozenset({"whole milk"})] == pytest.approx(2513 / 9835)
+
+
+def test_mine_cli_layout_options(tmp_path, cli):
+    (tmp_path / "invoices.csv").write_text(QUANTITIES, encoding="utf-8")
+    result = cli(
+        "mine", "itemsets", tmp_path / "invoices.csv", "--layout", "quantity", "--transaction-column", "invoice",
+        "--support", "0.3", "--runs-dir", tmp_path / "runs", "--json",
+    )
+    assert result.exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 5
+    assert summary["negative_quantities"] == 1
+    assert itemsets_from_run(run)[frozenset({"candle", "mug"})] == pytest.approx(0.4)
+
+
+def test_mine_cli_rejects_unknown_layout(tmp_path, cli):
+    (tmp_path / "invoices.csv").write_text(QUANTITIES, encoding="utf-8")
+    result = cli("mine", "itemsets", tmp_path / "invoices.csv", "--layout", "quantities")
+    assert result.exit_code == 2
+    assert "did you mean 'quantity'" in result.stderr
+
+
+def test_sample_of_transactions(tmp_path, write_config):
+    lines = "".join(f"bread,item{index % 5}\n" for index in range(100))
+    (tmp_path / "many.csv").write_text(lines, encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: many.csv, sample: 0.25}", 0.5)
+    summary = read_json(run / "data.json")
+    assert summary["transactions"] == 25
+    assert summary["sample"]["transactions_before"] == 100
+    assert itemsets_from_run(run)[frozenset({"bread"})] == pytest.approx(1.0)
