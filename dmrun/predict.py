@@ -109,10 +109,14 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
         )
     config = _read_run_config(run)
     kind = config.model.type
+    if kind == "rules":
+        from dmrun.predict_rules import predict_rules
+
+        return predict_rules(run, config, data_path)
     if kind not in SUPPORTED or config.dataset.task == "forecasting":
         raise ConfigError(
             f"predict does not support {'forecasting' if kind == 'rnn' else kind} runs",
-            hint="predict works for mlp, cnn, rnn (sequences), tree and kmeans runs",
+            hint="predict works for mlp, cnn, rnn (sequences), tree, kmeans and rules runs",
         )
     columns = json.loads((run / "model" / "preprocessing.json").read_text(encoding="utf-8"))
     summary = json.loads((run / "data.json").read_text(encoding="utf-8"))

@@ -127,13 +127,50 @@ def test_retyped_column_named(cli, write_config, iris_csv, tmp_path):
     assert "sepal_length (e.g. 'five')" in result.stderr
 
 
-def test_rules_run_not_predictable(cli, tmp_path):
-    baskets = tmp_path / "b.csv"
-    baskets.write_text("a,b\na,b\n", encoding="utf-8")
-    assert cli("mine", "rules", baskets, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+BASKETS = ["milk,bread", "milk,bread,eggs", "bread,eggs", "milk,bread,butter", "beer,chips", "milk,eggs"] * 2
+
+
+def mined_run(cli, tmp_path, kind: str = "rules") -> Path:
+    baskets = tmp_path / "train.csv"
+    baskets.write_text("\n".join(BASKETS) + "\n", encoding="utf-8")
+    threshold = ["--confidence", "0.3"] if kind == "rules" else []
+    result = cli("mine", kind, baskets, "--support", "0.15", *threshold, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 0, result.output
+    return baskets
+
+
+def test_rule_hit_rate_equals_confidence_on_training_baskets(cli, tmp_path):
+    baskets = mined_run(cli, tmp_path)
+    document = strict_json(cli("predict", "latest", baskets, "--runs-dir", tmp_path / "runs", "--json").stdout)
+    fired: dict[tuple[str, str], list[bool]] = {}
+    for row in document["predictions"]:
+        fired.setdefault((row["antecedents"], row["consequents"]), []).append(row["in_basket"])
+    assert fired
+    for row in document["predictions"]:
+        hits = fired[row["antecedents"], row["consequents"]]
+        assert sum(hits) / len(hits) == pytest.approx(row["confidence"])
+    assert document["metrics"]["baskets"] == len(BASKETS)
+
+
+def test_rules_fire_only_on_whole_antecedents(cli, tmp_path):
+    mined_run(cli, tmp_path)
+    new = tmp_path / "new.csv"
+    new.write_text("milk\nbeer,chips\nbutter,eggs\n", encoding="utf-8")
+    document = strict_json(cli("predict", "latest", new, "--runs-dir", tmp_path / "runs", "--json").stdout)
+    by_basket: dict[int, set[str]] = {}
+    for row in document["predictions"]:
+        by_basket.setdefault(row["basket"], set()).update(row["antecedents"].split("|"))
+    assert by_basket[1] == {"milk"}
+    assert by_basket[2] <= {"beer", "chips"}
+    assert all(set(row["antecedents"].split("|")) <= {"milk", "beer", "chips", "butter", "eggs"} for row in document["predictions"])
+    assert document["metrics"]["baskets"] == 3
+
+
+def test_itemset_run_has_no_rules_to_predict(cli, tmp_path):
+    baskets = mined_run(cli, tmp_path, "itemsets")
     result = cli("predict", "latest", baskets, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
-    assert "predict does not support rules runs" in result.stderr
+    assert "has no rules file" in result.stderr
 
 
 def tampered_description(run: Path, change) -> None:
