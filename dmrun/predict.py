@@ -40,11 +40,11 @@ def _read_run_config(run: Path) -> ExperimentConfig:
         raise RunDirError(f"cannot read the config of run {run}: {err}") from None
 
 
-def _read_table(config: ExperimentConfig, data_path: Path):
+def read_new_table(config: ExperimentConfig, data_path: Path):
     """Read new data with the run's dataset options; the format comes from the new file's name.
 
     The run's ``labels`` file is not read (an IDX or .npy of images gives features only), and
-    no row sample is drawn. The split's group and time columns are dropped as in training.
+    no row sample is drawn.
     """
     from dmrun.data import read_file
     from dmrun.data.types import Table
@@ -55,9 +55,15 @@ def _read_table(config: ExperimentConfig, data_path: Path):
     table = read_file(data_path, dataset, data_path.parent, seed=None)
     if not isinstance(table, Table):
         raise DataError(f"{data_path.name} was read as basket data, but the model needs a table")
+    return table
+
+
+def _read_table(config: ExperimentConfig, data_path: Path):
+    """Read new data as ``read_new_table`` does and drop the split's group and time columns, as in training."""
+    frame = read_new_table(config, data_path).frame
     split = config.dataset.split
-    split_columns = [column for column in (split.group_by, split.time_column) if column and column in table.frame.columns]
-    return table.frame.drop(columns=split_columns)
+    split_columns = [column for column in (split.group_by, split.time_column) if column and column in frame.columns]
+    return frame.drop(columns=split_columns)
 
 
 def check_columns(frame, expected: list[str], target: str | None, trained_numeric: set[str]) -> None:
@@ -113,10 +119,14 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
         from dmrun.predict_rules import predict_rules
 
         return predict_rules(run, config, data_path)
-    if kind not in SUPPORTED or config.dataset.task == "forecasting":
+    if kind == "rnn" and config.dataset.task == "forecasting":
+        from dmrun.predict_forecast import predict_forecast
+
+        return predict_forecast(run, config, data_path)
+    if kind not in SUPPORTED:
         raise ConfigError(
-            f"predict does not support {'forecasting' if kind == 'rnn' else kind} runs",
-            hint="predict works for mlp, cnn, rnn (sequences), tree, kmeans and rules runs",
+            f"predict does not support {kind} runs",
+            hint="predict works for mlp, cnn, rnn, tree, kmeans and rules runs",
         )
     columns = json.loads((run / "model" / "preprocessing.json").read_text(encoding="utf-8"))
     summary = json.loads((run / "data.json").read_text(encoding="utf-8"))
@@ -205,6 +215,8 @@ def build_network(spec: dict[str, Any]):
         return build_cnn(tuple(spec["input_shape"]), spec["n_outputs"], settings)
     from dmrun.trainers.rnn import RecurrentNetwork
 
+    if spec.get("task") == "forecasting":
+        return RecurrentNetwork(1, 1, settings)  # one value per step in, the next value out
     return RecurrentNetwork(spec["sequence_shape"][1], spec["n_outputs"], settings)
 
 

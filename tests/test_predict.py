@@ -13,6 +13,8 @@ import pytest
 
 from helpers import strict_json
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def write_iris_csv(path: Path) -> Path:
     from sklearn.datasets import load_iris
@@ -275,3 +277,26 @@ def test_decimal_comma_hint_and_option(cli, write_config, tmp_path):
     assert "set dataset.decimal: ','" in result.stderr
     fixed = write_config("dataset: {path: dec.csv, target: y, decimal: ','}\nmodel: {type: tree}\n", "fixed.yaml")
     assert cli("train", fixed, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+
+
+def test_forecast_predict_matches_run_forecasts(cli, tmp_path):
+    import importlib.resources
+
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    result = cli("train", ROOT / "configs" / "rnn.yaml", "--set", "train.epochs=3", "--runs-dir", runs, "-q")
+    assert result.exit_code == 0, result.output
+    series = tmp_path / "sunspots.csv"
+    series.write_bytes(importlib.resources.files("dmrun.data").joinpath("files/sunspots_yearly.csv").read_bytes())
+    document = strict_json(cli("predict", "latest", series, "--runs-dir", runs, "--json").stdout)
+    predictions = pd.DataFrame(document["predictions"])
+    assert len(predictions) == len(pd.read_csv(series)) + 1
+    assert predictions["forecast"].iloc[:12].isna().all()
+    assert predictions["forecast"].iloc[12:].notna().all()
+    run_forecasts = pd.read_csv(next(runs.iterdir()) / "artifacts" / "forecast.csv")
+    joined = run_forecasts.merge(predictions, on="year", suffixes=("_run", ""))
+    assert len(joined) == len(run_forecasts)
+    assert joined["forecast"].to_numpy() == pytest.approx(joined["forecast_run"].to_numpy(), rel=1e-5)
+    assert document["metrics"]["next_forecast"] == pytest.approx(predictions["forecast"].iloc[-1])
+    assert document["metrics"]["forecasts_scored"] == len(predictions) - 1 - 12
