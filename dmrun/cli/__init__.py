@@ -285,6 +285,7 @@ def schema() -> None:
 
 from dmrun.cli import mine as _mine  # noqa: E402,F401  registers the mine commands
 from dmrun.cli import runs as _runs  # noqa: E402,F401  registers the runs commands
+from dmrun.cli import report as _report  # noqa: E402,F401  registers the report command
 
 
 def main() -> None:

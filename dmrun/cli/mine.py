@@ -77,6 +77,7 @@ def build_mining_config(
     delimiter: Optional[str],
     min_count: Optional[int] = None,
     max_rules: Optional[int] = None,
+    plots: bool = True,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -139,7 +140,9 @@ def build_mining_config(
     else:
         model["min_support"] = support
     try:
-        config = ExperimentConfig.model_validate({"name": name, "dataset": dataset, "model": model})
+        config = ExperimentConfig.model_validate(
+            {"name": name, "dataset": dataset, "model": model, "report": {"plots": plots}}
+        )
     except ValidationError as err:
         problems = []
         for error in err.errors(include_url=False):
@@ -149,6 +152,7 @@ def build_mining_config(
     return LoadedConfig(config=config, path=None, base_dir=Path.cwd())
 
 
+PLOTS_HELP = "Draw plots into the run's artifacts/plots/ (report.plots in a config)."
 DATA_HELP = (
     "Basket file: one transaction per line, items separated by commas or whitespace (FIMI .dat). "
     f"A built-in dataset name is accepted too. Default: the built-in {DEFAULT_BASKETS}."
@@ -174,11 +178,12 @@ def rules(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help=PLOTS_HELP),
 ) -> None:
     """Mine association rules and show the top ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules
+        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules, plots
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -197,10 +202,11 @@ def itemsets(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help=PLOTS_HELP),
 ) -> None:
     """Mine frequent itemsets and show the most frequent ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
-        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count
+        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count, None, plots
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("train (mlp, cnn, rnn)", schema.TrainConfig),
     ("train.optimizer", schema.OptimizerConfig),
     ("train.early_stopping", schema.EarlyStoppingConfig),
+    ("report", schema.ReportConfig),
 ]
 
 

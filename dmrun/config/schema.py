@@ -303,6 +303,14 @@ class TrainConfig(StrictModel):
 # --- whole config ----------------------------------------------------------------------------
 
 
+class ReportConfig(StrictModel):
+    plots: bool = Field(
+        True,
+        description="Draw the algorithm's plots into artifacts/plots/ after a successful run "
+        "(learning curves, confusion matrix, clusters, rules, ...). A plot that fails is logged and skipped.",
+    )
+
+
 class ExperimentConfig(StrictModel):
     name: str = Field(
         "experiment",
@@ -319,6 +327,7 @@ class ExperimentConfig(StrictModel):
     )
     model: ModelConfig = Field(..., description="Algorithm and its hyperparameters; `type` selects the algorithm.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop of mlp, cnn and rnn.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Plots made after the run.")
 
     @model_validator(mode="after")
     def _check_sections(self) -> ExperimentConfig:
