@@ -1,6 +1,6 @@
 """Chart functions: plain data in, a matplotlib figure out.
 
-Run folders are read elsewhere (plots.py, document.py); these functions only draw. Each returns
+Run folders are read elsewhere (plots.py, content.py), and these functions only draw. Each returns
 a figure made by ``figures.new_figure`` and is called inside ``figures.plotting()``.
 """
 
@@ -371,7 +371,8 @@ def rules_scatter(rules: Any):
     rules = rules.sort_values("lift")  # the highest lift is drawn last, on top
     figure = new_figure(7.6, 5.6)
     axis = figure.subplots()
-    points = axis.scatter(rules["support"], rules["confidence"], c=rules["lift"], cmap="viridis", s=16, alpha=0.8, edgecolors="none")
+    size = 16 if len(rules) > 500 else 40
+    points = axis.scatter(rules["support"], rules["confidence"], c=rules["lift"], cmap="viridis", s=size, alpha=0.8, edgecolors="none")
     figure.colorbar(points, ax=axis, label="lift")
     shown = f", {len(rules):,} of {total:,} shown" if len(rules) < total else ""
     axis.set(title=f"Association rules: support against confidence ({total:,} rules{shown})", xlabel="support (share of transactions)", ylabel="confidence")
@@ -382,8 +383,8 @@ def rules_scatter(rules: Any):
 def rules_graph(rules: Any, sort_by: str):
     """Draw the top rules as a graph: antecedent items, rule nodes and consequent items in three columns.
 
-    Grey lines run from antecedent items to the rule node and coloured arrows from the rule node
-    to its consequent items; node size shows support and node colour shows lift.
+    Grey lines run from antecedent items to the rule node, and coloured arrows run from the rule
+    node to its consequent items. Node size shows support and node colour shows lift.
     """
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable

@@ -1,7 +1,8 @@
 """Build report documents from run folders: one run, two runs compared, and a sweep.
 
-Run folders are only read. Missing or damaged optional files (metrics.json, data.json, plots)
-leave their section out; an unreadable ``run.json`` or ``sweep.json`` raises ``RunDirError``.
+Run folders are only read. A missing or damaged optional file (metrics.json, data.json, plots)
+gets a short note in place of its content. An unreadable ``run.json`` or ``sweep.json`` raises
+``RunDirError``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ MAX_TREE_LINES = 400
 MAX_COLUMNS = 60
 # Metrics drawn as plots or too long for a table.
 NON_TABLE_METRICS = {"confusion_matrix", "feature_importances", "warnings"}
-MAIN_METRICS = ("accuracy", "rmse", "ari", "silhouette", "rules", "itemsets")
 
 
 def format_value(value: Any) -> str:
@@ -128,7 +128,10 @@ def _image(path: Path, side: str = "") -> Image | None:
         png = path.read_bytes()
     except OSError:
         return None
-    caption = path.stem.replace("_", " ")
+    from dmrun.reports.plots import PLOTS
+
+    captions = {spec.filename: spec.caption for spec in PLOTS}
+    caption = captions.get(path.name) or path.stem.replace("_", " ")
     if side:
         return Image(caption=f"{side}: {caption}", png=png, filename=f"{side}_{path.name}")
     return Image(caption=caption, png=png, filename=path.name)
@@ -159,7 +162,7 @@ def _summary_table(run: RunFolder) -> Table:
     if isinstance(error, dict):
         rows.append(["error", f"{error.get('type')}: {error.get('message')}"])
     marked = {len(rows) - 1} if isinstance(error, dict) else set()
-    return Table(["", "value"], [[key, format_value(value)] for key, value in rows], marked)
+    return Table(["", "value"], [[key, format_value(value)] for key, value in rows], marked, align_numbers=False)
 
 
 def _metrics_blocks(run: RunFolder) -> list[Any]:
@@ -190,13 +193,19 @@ def _rules_blocks(run: RunFolder) -> list[Any]:
             logger.warning("cannot read %s: %s", path, err)
             return []
         total = run.metrics.get("rules" if filename == "rules.csv" else "itemsets")
-        rows = [
-            [value.replace("|", ", ") if column in ("antecedents", "consequents", "itemset") else format_value(float(value)) if value else "—" for column, value in zip(columns, row)]
-            for row in frame[columns].itertuples(index=False)
-        ]
+        rows = [[_rule_cell(column, value) for column, value in zip(columns, row)] for row in frame[columns].itertuples(index=False)]
         note = f"The first {len(rows)} of {total if total is not None else len(rows)} rows of artifacts/{filename}."
         return [Text(note), Table(columns, rows)]
     return []
+
+
+def _rule_cell(column: str, value: str) -> str:
+    """Format one cell of rules.csv or itemsets.csv: items joined by ", ", measures as numbers."""
+    if column in ("antecedents", "consequents", "itemset"):
+        return value.replace("|", ", ")
+    if not value:
+        return "—"  # an infinite measure (conviction at confidence 1) is an empty cell
+    return format_value(float(value))
 
 
 def _tree_blocks(run: RunFolder) -> list[Any]:
@@ -214,7 +223,7 @@ def _data_blocks(run: RunFolder) -> list[Any]:
     if not data:
         return [Text("No data.json.")]
     scalars = [[key, format_value(value)] for key, value in data.items() if not isinstance(value, (list, dict))]
-    blocks: list[Any] = [Table(["", "value"], scalars)]
+    blocks: list[Any] = [Table(["", "value"], scalars, align_numbers=False)]
     for key in ("rows_dropped", "class_balance", "label_mapping"):
         if isinstance(data.get(key), dict) and data[key]:
             blocks.append(Table([key.replace("_", " "), "value"], [[name, format_value(value)] for name, value in data[key].items()]))
@@ -236,7 +245,7 @@ def _environment_table(run: RunFolder) -> Table:
     if isinstance(git, dict):
         rows.append(["git commit", f"{git.get('commit')}{' (uncommitted changes)' if git.get('dirty') else ''}"])
     rows += [["host", format_value(record.get("host"))], ["working directory", format_value(record.get("cwd"))]]
-    return Table(["", "value"], rows)
+    return Table(["", "value"], rows, align_numbers=False)
 
 
 def run_document(path: Path) -> Document:
@@ -399,6 +408,7 @@ def sweep_document(path: Path) -> Document:
             ["swept keys", ", ".join(keys)],
             ["trials", ", ".join(f"{count} {status}" for status, count in statuses.items())],
         ],
+        align_numbers=False,
     )
     rows = [
         [str(rank) if trial["score"] is not None else "—", format_value(trial.get("run")), format_value(trial.get("status")), *[format_value((trial.get("params") or {}).get(key)) for key in keys], format_value(trial["score"])]

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import logging
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 # Fonts that have CJK glyphs, tried in order after DejaVu Sans, so Chinese or Japanese column and
@@ -30,13 +32,23 @@ CJK_FONTS = (
 DPI = 110
 
 
+# Parts of the file names of those fonts, for fonts installed after matplotlib built its font cache.
+CJK_FILES = ("notosanscjk", "notosanssc", "sourcehansans", "wqy", "droidsansfallback", "uming", "simhei", "msyh")
+
+
 @functools.cache
 def font_family() -> list[str]:
     """Return DejaVu Sans followed by the first installed CJK font, if any."""
     from matplotlib import font_manager
 
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans", *[name for name in CJK_FONTS if name in installed][:1]]
+    manager = font_manager.fontManager
+    found = [name for name in CJK_FONTS if name in {entry.name for entry in manager.ttflist}]
+    if not found:
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name.lower().replace("-", "") for part in CJK_FILES):
+                manager.addfont(path)
+        found = [name for name in CJK_FONTS if name in {entry.name for entry in manager.ttflist}]
+    return ["DejaVu Sans", *found[:1]]
 
 
 @contextlib.contextmanager
@@ -45,8 +57,8 @@ def plotting() -> Iterator[None]:
     import matplotlib
 
     style = {
-        "font.family": "sans-serif",
-        "font.sans-serif": font_family(),
+        # Glyph fallback runs through font.family only; the generic "sans-serif" resolves to one font.
+        "font.family": font_family(),
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.titlesize": 12,
@@ -55,11 +67,18 @@ def plotting() -> Iterator[None]:
         "figure.titlesize": 13,
         "figure.titleweight": "bold",
     }
-    with matplotlib.rc_context(style), warnings.catch_warnings():
-        # Without a CJK font matplotlib warns once per missing glyph; the boxes it draws instead are enough.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        warnings.filterwarnings("ignore", message="Matplotlib currently does not support")
-        yield
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    # A CJK font without a bold face makes matplotlib log a warning for every bold title.
+    font_log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(style), warnings.catch_warnings():
+            # Without a CJK font matplotlib warns once per missing glyph; the boxes it draws instead are enough.
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            warnings.filterwarnings("ignore", message="Matplotlib currently does not support")
+            yield
+    finally:
+        font_log.setLevel(level)
 
 
 def new_figure(width: float, height: float, **subplot_options: Any):

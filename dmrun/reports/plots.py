@@ -3,7 +3,7 @@
 Plots read the run folder (history.csv, predictions.csv, rules.csv, ...) and, where the folder
 alone is not enough (the rows k-means clustered, the whole forecast series, the fitted tree), the
 prepared data the trainer received. A plot that cannot be made is logged as a warning and
-skipped; it never fails the run.
+skipped, so plotting never turns a completed run into a failed one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SUPERVISED = TORCH | {"tree"}
 
 @dataclass
 class PlotSource:
-    """What a plot may draw from: the run folder, the run's metrics and the trainer's input data."""
+    """Inputs of a plot: the run folder, the run's metrics and the trainer's input data."""
 
     run: Path
     algorithm: str
@@ -172,33 +172,35 @@ def draw_item_frequencies(source: PlotSource):
 
 @dataclass(frozen=True)
 class PlotSpec:
-    """One plot: its file name under artifacts/plots, the algorithms it is drawn for, and its function."""
+    """One plot: its file name under artifacts/plots, the algorithms it is drawn for, its function and caption."""
 
     filename: str
     algorithms: frozenset[str]
     draw: Callable[[PlotSource], Any]
+    caption: str = ""
 
 
 PLOTS: list[PlotSpec] = [
-    PlotSpec("learning_curves.png", TORCH, draw_learning_curves),
-    PlotSpec("confusion_matrix.png", SUPERVISED, draw_confusion_matrix),
-    PlotSpec("roc_pr_curves.png", SUPERVISED, draw_roc_pr),
-    PlotSpec("predicted_vs_actual.png", SUPERVISED, draw_predicted_vs_actual),
-    PlotSpec("forecast.png", frozenset({"rnn"}), draw_forecast),
-    PlotSpec("clusters_pca.png", frozenset({"kmeans"}), draw_clusters),
-    PlotSpec("silhouette.png", frozenset({"kmeans"}), draw_silhouette),
-    PlotSpec("tree.png", frozenset({"tree"}), draw_tree),
-    PlotSpec("feature_importances.png", frozenset({"tree"}), draw_feature_importances),
-    PlotSpec("rules_support_confidence.png", frozenset({"rules"}), draw_rules_scatter),
-    PlotSpec("rules_graph.png", frozenset({"rules"}), draw_rules_graph),
-    PlotSpec("item_frequencies.png", frozenset({"rules"}), draw_item_frequencies),
+    PlotSpec("learning_curves.png", TORCH, draw_learning_curves, "Learning curves: loss and validation metrics per epoch"),
+    PlotSpec("confusion_matrix.png", SUPERVISED, draw_confusion_matrix, "Confusion matrix on the test split"),
+    PlotSpec("roc_pr_curves.png", SUPERVISED, draw_roc_pr, "ROC and precision-recall curves on the test split"),
+    PlotSpec("predicted_vs_actual.png", SUPERVISED, draw_predicted_vs_actual, "Predicted against actual values"),
+    PlotSpec("forecast.png", frozenset({"rnn"}), draw_forecast, "Forecast over the actual series"),
+    PlotSpec("clusters_pca.png", frozenset({"kmeans"}), draw_clusters, "Clusters in the plane of the first two principal components"),
+    PlotSpec("silhouette.png", frozenset({"kmeans"}), draw_silhouette, "Silhouette coefficients per cluster"),
+    PlotSpec("tree.png", frozenset({"tree"}), draw_tree, "The decision tree and its split rules"),
+    PlotSpec("feature_importances.png", frozenset({"tree"}), draw_feature_importances, "Feature importances"),
+    PlotSpec("rules_support_confidence.png", frozenset({"rules"}), draw_rules_scatter, "Rules: support against confidence, coloured by lift"),
+    PlotSpec("rules_graph.png", frozenset({"rules"}), draw_rules_graph, "Top rules as a graph of items"),
+    PlotSpec("item_frequencies.png", frozenset({"rules"}), draw_item_frequencies, "Most frequent items"),
 ]
 
 
 def make_run_plots(run: Path, algorithm: str, metrics: dict[str, Any], data: Any = None) -> list[str]:
     """Draw the plots of ``algorithm`` into ``run``/artifacts/plots and return their relative paths.
 
-    Never raises: a plot that fails is logged as a warning and left out.
+    Raises no ``Exception``: a plot that fails is logged as a warning and left out. Only an
+    interrupt (``KeyboardInterrupt`` or the runner's SIGTERM exception) passes through.
     """
     try:
         import matplotlib  # noqa: F401

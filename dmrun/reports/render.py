@@ -26,6 +26,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     marked: set[int] = field(default_factory=set)
+    align_numbers: bool = True
 
 
 @dataclass
@@ -114,7 +115,7 @@ def _html_block(block: Block) -> str:
     rows = []
     for index, row in enumerate(block.rows):
         cells = "".join(
-            f'<td class="number">{_escape(cell)}</td>' if NUMBER.match(str(cell)) else f"<td>{_escape(cell)}</td>"
+            f'<td class="number">{_escape(cell)}</td>' if block.align_numbers and NUMBER.match(str(cell)) else f"<td>{_escape(cell)}</td>"
             for cell in row
         )
         rows.append(f'<tr class="marked">{cells}</tr>' if index in block.marked else f"<tr>{cells}</tr>")
@@ -174,7 +175,10 @@ def _images(document: Document) -> list[Image]:
     found: list[Image] = []
     for section in document.sections:
         for block in section.blocks:
-            found += block.images if isinstance(block, Row) else [block] if isinstance(block, Image) else []
+            if isinstance(block, Row):
+                found += block.images
+            elif isinstance(block, Image):
+                found.append(block)
     return found
 
 

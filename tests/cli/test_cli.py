@@ -42,7 +42,7 @@ def listed_commands(help_text: str) -> list[str]:
 def test_help_lists_commands(dmrun_cli):
     result = dmrun_cli("--help")
     assert result.exit_code == 0
-    assert listed_commands(result.stdout) == ["train", "validate", "list", "predict", "schema", "mine", "runs"]
+    assert listed_commands(result.stdout) == ["train", "validate", "list", "predict", "schema", "report", "mine", "runs"]
 
 
 def test_mine_help_lists_subcommands(cli):
