@@ -133,7 +133,7 @@ def roc_pr_curves(actual: Sequence[str], scores: np.ndarray, classes: Sequence[s
     actual = np.asarray(actual)
     # With two classes the second one is the positive class, as in scikit-learn.
     shown = [classes[1]] if len(classes) == 2 else list(classes)
-    figure = new_figure(12.5 if len(shown) > 1 else 11, 5.0)
+    figure = new_figure(12.5 if len(shown) > 1 else 11, 5.0 + (0.17 * len(shown) if len(shown) > 8 else 0))
     roc_axis, pr_axis = figure.subplots(1, 2)
     colours = _palette(len(shown))
     drawn = 0
@@ -155,10 +155,12 @@ def roc_pr_curves(actual: Sequence[str], scores: np.ndarray, classes: Sequence[s
     suffix = " (one-vs-rest)" if len(shown) > 1 else ""
     roc_axis.set(title=f"ROC curve{suffix}", xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
     pr_axis.set(title=f"Precision-recall curve{suffix}", xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
-    font = 8 if len(shown) <= 10 else 6.5
     for axis, location in ((roc_axis, "lower right"), (pr_axis, "lower left")):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=font, loc=location, ncol=1 if len(shown) <= 10 else 2)
+        if len(shown) <= 8:
+            axis.legend(fontsize=8, loc=location)
+        else:  # below the axes, so many curves stay visible
+            axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return figure
 
 
@@ -472,6 +474,13 @@ def metric_against_values(values: Sequence[Any], scores: Sequence[float], key: s
     numeric = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
     positions = list(values) if numeric else [sorted(set(map(str, values))).index(str(value)) for value in values]
     axis.scatter(positions, scores, s=36, alpha=0.8)
+    if numeric and len(set(values)) > 1:
+        # Join the mean score at each value, so a trend such as an elbow is visible.
+        ordered = sorted(set(values))
+        means = [float(np.mean([score for value, score in zip(values, scores) if value == key])) for key in ordered]
+        axis.plot(ordered, means, color="C0", alpha=0.4, linewidth=1)
+    if numeric and all(isinstance(value, int) for value in values):
+        axis.xaxis.get_major_locator().set_params(integer=True)
     if best is not None:
         axis.scatter([positions[best]], [scores[best]], s=160, facecolors="none", edgecolors="#d62728", linewidths=2, label="best trial")
         axis.legend(fontsize=8)

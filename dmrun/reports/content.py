@@ -418,7 +418,7 @@ def sweep_document(path: Path) -> Document:
     sections = [
         Section("Summary", [summary]),
         Section("Trials ranked", [Table(["rank", "run", "status", *keys, metric], rows, best)]),
-        Section("Metric against each key", _sweep_plots(ranked, keys, metric) or [Text("No completed trial has the metric.")]),
+        Section("Metric against each key", _in_rows(_sweep_plots(ranked, keys, metric)) or [Text("No completed trial has the metric.")]),
     ]
     if best:
         best_run = runs_dir / str(ranked[0].get("run"))
@@ -450,6 +450,10 @@ def _sweep_plots(ranked: list[dict[str, Any]], keys: list[str], metric: str) -> 
                 png = png_bytes(charts.metric_against_values(values, scores, key, name, best))
             images.append(Image(f"{name} against {key}", png, f"{name}_against_{key.replace('.', '_')}.png"))
     return images
+
+
+def _in_rows(images: list[Image], per_row: int = 2) -> list[Row]:
+    return [Row(images[start : start + per_row]) for start in range(0, len(images), per_row)]
 
 
 def _number(value: Any) -> bool:
