@@ -224,9 +224,9 @@ def _data_blocks(run: RunFolder) -> list[Any]:
         return [Text("No data.json.")]
     scalars = [[key, format_value(value)] for key, value in data.items() if not isinstance(value, (list, dict))]
     blocks: list[Any] = [Table(["", "value"], scalars, align_numbers=False)]
-    for key in ("rows_dropped", "class_balance", "label_mapping"):
-        if isinstance(data.get(key), dict) and data[key]:
-            blocks.append(Table([key.replace("_", " "), "value"], [[name, format_value(value)] for name, value in data[key].items()]))
+    for key, entries in data.items():
+        if isinstance(entries, dict) and entries:  # rows dropped, class balance, label mapping, split sizes
+            blocks.append(Table([key.replace("_", " "), "value"], [[name, format_value(value)] for name, value in entries.items()]))
     columns = data.get("columns")
     if isinstance(columns, list) and columns:
         shown = [entry for entry in columns if isinstance(entry, dict)][:MAX_COLUMNS]
