@@ -394,39 +394,50 @@ def rank_trials(sweep: dict[str, Any], runs_dir: Path) -> list[dict[str, Any]]:
 def sweep_document(path: Path) -> Document:
     """Build the report of a sweep: trials ranked by the main metric, and the metric against each key."""
     sweep = read_sweep(path)
-    runs_dir = path.parent
     metric, keys = str(sweep.get("metric")), [str(key) for key in sweep.get("keys") or []]
-    ranked = rank_trials(sweep, runs_dir)
-    statuses: dict[str, int] = {}
-    for trial in ranked:
-        statuses[str(trial.get("status"))] = statuses.get(str(trial.get("status")), 0) + 1
-    summary = Table(
-        ["", "value"],
-        [
-            ["config", format_value(sweep.get("config"))],
-            ["main metric", f"{metric} ({'higher' if sweep.get('goal', 'max') == 'max' else 'lower'} is better)"],
-            ["swept keys", ", ".join(keys)],
-            ["trials", ", ".join(f"{count} {status}" for status, count in statuses.items())],
-        ],
-        align_numbers=False,
-    )
-    rows = [
-        [str(rank) if trial["score"] is not None else "—", format_value(trial.get("run")), format_value(trial.get("status")), *[format_value((trial.get("params") or {}).get(key)) for key in keys], format_value(trial["score"])]
-        for rank, trial in enumerate(ranked, start=1)
-    ]
+    ranked = rank_trials(sweep, path.parent)
+
+    rows = [_trial_row(rank, trial, keys) for rank, trial in enumerate(ranked, start=1)]
     best = {0} if ranked and ranked[0]["score"] is not None else set()
     sections = [
-        Section("Summary", [summary]),
+        Section("Summary", [_sweep_summary(sweep, keys, ranked)]),
         Section("Trials ranked", [Table(["rank", "run", "status", *keys, metric], rows, best)]),
         Section("Metric against each key", _in_rows(_sweep_plots(ranked, keys, metric)) or [Text("No completed trial has the metric.")]),
     ]
     if best:
-        best_run = runs_dir / str(ranked[0].get("run"))
-        if (best_run / "run.json").is_file():
-            images = [image for image in map(_image, RunFolder.read(best_run).plots()) if image]
-            if images:
-                sections.append(Section(f"Plots of the best trial ({ranked[0].get('run')})", images))
+        sections += _best_trial_section(path.parent / str(ranked[0].get("run")))
     return Document(title=f"Sweep {sweep.get('name') or path.name}", subtitle=str(path), sections=sections)
+
+
+def _sweep_summary(sweep: dict[str, Any], keys: list[str], ranked: list[dict[str, Any]]) -> Table:
+    from collections import Counter
+
+    statuses = Counter(str(trial.get("status")) for trial in ranked)
+    direction = "higher" if sweep.get("goal", "max") == "max" else "lower"
+    rows = [
+        ["config", format_value(sweep.get("config"))],
+        ["main metric", f"{sweep.get('metric')} ({direction} is better)"],
+        ["swept keys", ", ".join(keys)],
+        ["trials", ", ".join(f"{count} {status}" for status, count in statuses.items())],
+    ]
+    return Table(["", "value"], rows, align_numbers=False)
+
+
+def _trial_row(rank: int, trial: dict[str, Any], keys: list[str]) -> list[str]:
+    params = trial.get("params") or {}
+    shown_rank = str(rank) if trial["score"] is not None else "—"
+    values = [format_value(params.get(key)) for key in keys]
+    return [shown_rank, format_value(trial.get("run")), format_value(trial.get("status")), *values, format_value(trial["score"])]
+
+
+def _best_trial_section(run: Path) -> list[Section]:
+    """Return a section with the best trial's plots, or none when its folder is missing or unreadable."""
+    try:
+        plots = RunFolder.read(run).plots()
+    except RunDirError:
+        return []
+    images = [image for image in map(_image, plots) if image is not None]
+    return [Section(f"Plots of the best trial ({run.name})", images)] if images else []
 
 
 def _sweep_plots(ranked: list[dict[str, Any]], keys: list[str], metric: str) -> list[Image]:
