@@ -1,8 +1,9 @@
 """The plots each algorithm leaves in ``artifacts/plots/`` after a successful run.
 
-Plots read the run folder (history.csv, predictions.csv, rules.csv, ...) and, where the folder
-alone is not enough (the rows k-means clustered, the whole forecast series, the fitted tree), the
-prepared data the trainer received. A plot that cannot be made is logged as a warning and
+Plots read the run folder (history.csv, predictions.csv, rules.csv, ...). Where the folder alone
+is not enough, they use the prepared data the trainer received (the rows k-means clustered, the
+whole forecast series) or the fitted model it returned (the decision tree), so no plot depends
+on the format of the saved model. A plot that cannot be made is logged as a warning and
 skipped, so plotting never turns a completed run into a failed one.
 """
 
@@ -28,12 +29,13 @@ SUPERVISED = TORCH | {"tree"}
 
 @dataclass
 class PlotSource:
-    """Inputs of a plot: the run folder, the run's metrics and the trainer's input data."""
+    """Inputs of a plot: the run folder, the run's metrics, the trainer's input data and fitted model."""
 
     run: Path
     algorithm: str
     metrics: dict[str, Any]
     data: Any = None
+    model: Any = None
     _frames: dict[str, Any] = field(default_factory=dict)
 
     def table(self, relative: str, **options: Any):
@@ -127,12 +129,9 @@ def draw_silhouette(source: PlotSource):
 
 
 def draw_tree(source: PlotSource):
-    from dmrun.predict import load_skops
-
-    model_path = source.run / "model" / "model.skops"
-    if source.data is None or not model_path.is_file():
+    model = source.model
+    if source.data is None or model is None:
         return None
-    model = load_skops(model_path)
     classes = source.data.classes
     class_names = [str(classes[int(code)]) for code in model.classes_] if hasattr(model, "classes_") else None
     return charts.decision_tree(model, list(source.data.feature_names), class_names)
@@ -196,7 +195,7 @@ PLOTS: list[PlotSpec] = [
 ]
 
 
-def make_run_plots(run: Path, algorithm: str, metrics: dict[str, Any], data: Any = None) -> list[str]:
+def make_run_plots(run: Path, algorithm: str, metrics: dict[str, Any], data: Any = None, model: Any = None) -> list[str]:
     """Draw the plots of ``algorithm`` into ``run``/artifacts/plots and return their relative paths.
 
     Raises no ``Exception``: a plot that fails is logged as a warning and left out. Only an
@@ -208,7 +207,7 @@ def make_run_plots(run: Path, algorithm: str, metrics: dict[str, Any], data: Any
         logger.warning("plots skipped because matplotlib cannot be imported: %s", err)
         return []
     folder = run / PLOTS_FOLDER
-    source = PlotSource(run=run, algorithm=algorithm, metrics=metrics, data=data)
+    source = PlotSource(run=run, algorithm=algorithm, metrics=metrics, data=data, model=model)
     written: list[str] = []
     for spec in PLOTS:
         if algorithm not in spec.algorithms:

@@ -85,4 +85,4 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
         artifacts.append("artifacts/confusion_matrix.csv")
     artifacts.append(save_skops(model, context, "model.skops"))
     artifacts += save_preprocessing(data.preprocessing, context)
-    return TrainResult(metrics=metrics, artifacts=artifacts)
+    return TrainResult(metrics=metrics, artifacts=artifacts, model=model)
