@@ -49,12 +49,15 @@ def learning_curves(histories: Mapping[str, Any], best_epoch: int | None = None,
     colours = _palette(max(len(histories), 1))
     single = len(histories) == 1
 
+    # Markers keep short histories visible: a line through one epoch draws nothing.
+    marker = "o" if max(len(frame) for frame in histories.values()) <= 25 else None
+    last_epoch = int(max(frame["epoch"].max() for frame in histories.values()))
     loss_axis = axes[0]
     for colour, (name, frame) in zip(colours, histories.items()):
         prefix = "" if single else f"{name}: "
-        loss_axis.plot(frame["epoch"], frame["train_loss"], color=colour, label=f"{prefix}train loss")
+        loss_axis.plot(frame["epoch"], frame["train_loss"], color=colour, marker=marker, markersize=4, label=f"{prefix}train loss")
         if "val_loss" in frame:
-            loss_axis.plot(frame["epoch"], frame["val_loss"], color=colour, linestyle="--", label=f"{prefix}validation loss")
+            loss_axis.plot(frame["epoch"], frame["val_loss"], color=colour, linestyle="--", marker=marker, markersize=4, label=f"{prefix}validation loss")
     loss_label = {"cross_entropy": "cross-entropy loss", "mse": "MSE loss (standardised target)"}.get(loss_name or "", "loss")
     loss_axis.set(title="Loss per epoch", xlabel="epoch", ylabel=loss_label)
 
@@ -65,7 +68,7 @@ def learning_curves(histories: Mapping[str, Any], best_epoch: int | None = None,
             for style, column in zip(styles, metric_columns):
                 if column in frame:
                     label = column.removeprefix("val_") if single else f"{name}: {column.removeprefix('val_')}"
-                    metric_axis.plot(frame["epoch"], frame[column], color=colour, linestyle=style, label=label)
+                    metric_axis.plot(frame["epoch"], frame[column], color=colour, linestyle=style, marker=marker, markersize=4, label=label)
         units = "share of rows" if metric_columns == ["val_accuracy"] else "target units"
         metric_axis.set(title="Validation metrics per epoch", xlabel="epoch", ylabel=f"value ({units})")
 
@@ -75,6 +78,9 @@ def learning_curves(histories: Mapping[str, Any], best_epoch: int | None = None,
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
         axis.xaxis.get_major_locator().set_params(integer=True)
+        if last_epoch <= 10:  # few epochs: one tick per epoch, with room on both sides
+            axis.set_xticks(range(1, last_epoch + 1))
+            axis.set_xlim(0.5, last_epoch + 0.5)
     return figure
 
 
