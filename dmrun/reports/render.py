@@ -150,6 +150,12 @@ def _markdown_text(text: object) -> str:
     return re.sub(r"([\\`*_\[\]|])", r"\\\1", escaped).replace("\n", " ")
 
 
+def _markdown_image(image: Image, image_dir: str) -> str:
+    from urllib.parse import quote
+
+    return f"![{_markdown_text(image.caption)}]({quote(f'{image_dir}/{image.filename}')})"
+
+
 def _markdown_block(block: Block, image_dir: str) -> str:
     if isinstance(block, Text):
         return _markdown_text(block.text)
@@ -157,10 +163,10 @@ def _markdown_block(block: Block, image_dir: str) -> str:
         fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", block.text)), default=0) + 1)
         return f"{fence}text\n{block.text.rstrip()}\n{fence}"
     if isinstance(block, Image):
-        return f"![{_markdown_text(block.caption)}]({image_dir}/{block.filename})"
+        return _markdown_image(block, image_dir)
     if isinstance(block, Row):
         header = " | ".join(_markdown_text(image.caption) for image in block.images)
-        cells = " | ".join(f"![{_markdown_text(image.caption)}]({image_dir}/{image.filename})" for image in block.images)
+        cells = " | ".join(_markdown_image(image, image_dir) for image in block.images)
         return f"| {header} |\n|{' --- |' * len(block.images)}\n| {cells} |"
     lines = ["| " + " | ".join(_markdown_text(cell) for cell in block.header) + " |", "|" + " --- |" * len(block.header)]
     for index, row in enumerate(block.rows):
