@@ -156,6 +156,9 @@ def run_experiment(
         run.write_json("metrics.json", result.metrics)
         if result.history:
             write_history(run.path / "history.csv", result.history)
+        if config.report.plots:
+            reporter.status("drawing plots")
+            result.artifacts += _make_plots(run.path, entry.name, result, data)
         run.finish("completed", 0, artifacts=result.artifacts)
         lifecycle.info("run %s completed", run.path.name)
         return RunOutcome(run=run, result=result)
@@ -176,6 +179,16 @@ def run_experiment(
     finally:
         logger.removeHandler(handler)
         handler.close()
+
+
+def _make_plots(path: Path, algorithm: str, result: TrainResult, data: Any) -> list[str]:
+    """Draw the run's plots and return their paths; failures are logged, never raised."""
+    try:
+        from dmrun.reports.plots import make_run_plots
+    except ImportError as err:
+        logger.warning("plots skipped: %s", err)
+        return []
+    return make_run_plots(path, algorithm, result.metrics, data, result.model)
 
 
 def _finish_interrupted(run: RunDir, completed: list[dict[str, Any]], code: int) -> None:

@@ -303,6 +303,7 @@ from dmrun.cli import gate as _gate  # noqa: E402,F401  registers the gate comma
 from dmrun.cli import compare as _compare  # noqa: E402,F401  registers runs diff and runs compare
 from dmrun.cli import sweep as _sweep  # noqa: E402,F401  registers the sweep command
 from dmrun.cli import reproduce as _reproduce  # noqa: E402,F401  registers the reproduce command
+from dmrun.cli import report as _report  # noqa: E402,F401  registers the report command
 
 
 def main() -> None:

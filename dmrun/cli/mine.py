@@ -84,6 +84,7 @@ def build_mining_config(
     max_rules: Optional[int] = None,
     baskets: Optional[dict[str, Any]] = None,
     engine: str = "fim",
+    plots: bool = True,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -148,7 +149,9 @@ def build_mining_config(
     else:
         model["min_support"] = support
     try:
-        config = ExperimentConfig.model_validate({"name": name, "dataset": dataset, "model": model})
+        config = ExperimentConfig.model_validate(
+            {"name": name, "dataset": dataset, "model": model, "report": {"plots": plots}}
+        )
     except ValidationError as err:
         problems = []
         for error in err.errors(include_url=False):
@@ -166,6 +169,9 @@ def basket_layout(layout: Optional[str], transaction_column: Optional[str], item
     _check_choice("--layout", layout, ("auto", "lines", "long", "onehot", "quantity"))
     options = {"layout": layout, "transaction_column": transaction_column, "item_column": item_column}
     return {key: value for key, value in options.items() if value is not None}
+
+
+PLOTS_HELP = "Draw plots into the run's artifacts/plots/ (report.plots in a config)."
 
 
 DATA_HELP = (
@@ -198,12 +204,13 @@ def rules(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help=PLOTS_HELP),
 ) -> None:
     """Mine association rules and show the top ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
         data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
-        basket_layout(layout, transaction_column, item_column), engine=engine,
+        basket_layout(layout, transaction_column, item_column), engine=engine, plots=plots,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -226,11 +233,12 @@ def itemsets(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help=PLOTS_HELP),
 ) -> None:
     """Mine frequent itemsets and show the most frequent ones."""
     _state["json"] = as_json
     loaded = build_mining_config(
         data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
-        baskets=basket_layout(layout, transaction_column, item_column), engine=engine,
+        baskets=basket_layout(layout, transaction_column, item_column), engine=engine, plots=plots,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

@@ -36,6 +36,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("train.optimizer", schema.OptimizerConfig),
     ("train.early_stopping", schema.EarlyStoppingConfig),
     ("sweep (dmrun sweep only)", schema.SweepConfig),
+    ("report", schema.ReportConfig),
 ]
 
 

@@ -479,6 +479,14 @@ class SweepConfig(StrictModel):
 # --- whole config ----------------------------------------------------------------------------
 
 
+class ReportConfig(StrictModel):
+    plots: bool = Field(
+        True,
+        description="Draw the algorithm's plots into artifacts/plots/ after a successful run "
+        "(learning curves, confusion matrix, clusters, rules, ...). A plot that fails is logged and skipped.",
+    )
+
+
 class ExperimentConfig(StrictModel):
     name: str = Field(
         "experiment",
@@ -499,6 +507,7 @@ class ExperimentConfig(StrictModel):
         None,
         description="Grid for `dmrun sweep`. `dmrun train` ignores it with a warning and trains the config as written.",
     )
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Plots made after the run.")
 
     @model_validator(mode="after")
     def _check_sections(self) -> ExperimentConfig:

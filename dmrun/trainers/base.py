@@ -45,7 +45,8 @@ class TrainResult:
 
     ``metrics`` become ``metrics.json`` and ``history`` rows become ``history.csv``. ``artifacts``
     lists the files written, relative to the run folder. ``table`` is an optional short table
-    (a header and rows) that the CLI shows after the metrics, such as the top rules.
+    (a header and rows) that the CLI shows after the metrics, such as the top rules. ``model`` is
+    the fitted model for plots that draw it (the decision tree); it is not saved from here.
     """
 
     metrics: dict[str, Any]
@@ -53,3 +54,4 @@ class TrainResult:
     artifacts: list[str] = field(default_factory=list)
     table: tuple[list[str], list[list[Any]]] | None = None
     headline: list[str] = field(default_factory=list)
+    model: Any = None

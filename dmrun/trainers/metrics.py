@@ -44,3 +44,21 @@ def supervised_metrics(task: str, y_true, y_pred, classes: list[Any] | None) -> 
     if task == "classification":
         return classification_metrics(y_true, y_pred, len(classes or []))
     return regression_metrics(y_true, y_pred)
+
+
+def write_predictions(path: Path, y_true, y_pred, classes: list[Any] | None, probabilities=None) -> None:
+    """Write the test split's targets and predictions, in original labels, one row per test row.
+
+    Classification rows carry one ``probability_<class>`` column per class (``probabilities`` has
+    shape (rows, classes) in class-code order); regression rows carry the two values only.
+    """
+    if classes is None:
+        write_csv(path, ["target", "prediction"], ([float(a), float(b)] for a, b in zip(y_true, y_pred)))
+        return
+    names = [str(label) for label in classes]
+    header = ["target", "prediction", *(f"probability_{name}" for name in names)]
+    rows = (
+        [names[int(true)], names[int(predicted)], *(float(f"{value:.6g}") for value in row)]
+        for true, predicted, row in zip(y_true, y_pred, probabilities)
+    )
+    write_csv(path, header, rows)

@@ -21,7 +21,7 @@ from dmrun.config.schema import ExperimentConfig, TrainConfig
 from dmrun.errors import ConfigError, TrainerError
 from dmrun.rundir import dumps_json, write_atomic
 from dmrun.trainers.base import TrainContext, TrainResult
-from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix
+from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix, write_predictions
 
 EVAL_BATCH = 4096
 
@@ -271,8 +271,10 @@ def run_supervised(
 
     # Final evaluation on the held-out test split.
     outputs = predict(network, shape_inputs(data.X_test), resolve_device(config.train.device))
+    probabilities = None
     if classification:
         predicted = outputs.argmax(dim=1).numpy()
+        probabilities = torch.softmax(outputs, dim=1).numpy()  # (N, classes)
     else:
         predicted = scaler.inverse(outputs.squeeze(-1).numpy())
     metrics = supervised_metrics(data.task, data.y_test, predicted, data.classes)
@@ -291,6 +293,8 @@ def run_supervised(
         "target_scaler": None if scaler is None else {"mean": scaler.mean, "std": scaler.std},
     }
     artifacts = save_network(network, spec, context, data.preprocessing)
+    write_predictions(context.artifacts / "predictions.csv", data.y_test, predicted, data.classes, probabilities)
+    artifacts.append("artifacts/predictions.csv")
     if classification:
         write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
         artifacts.append("artifacts/confusion_matrix.csv")

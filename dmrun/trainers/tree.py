@@ -7,7 +7,7 @@ from dmrun.data.prepare import SupervisedData
 from dmrun.errors import ConfigError
 from dmrun.rundir import write_atomic, write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
-from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix
+from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix, write_predictions
 from dmrun.trainers.persist import save_preprocessing, save_sklearn
 
 CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
@@ -23,6 +23,21 @@ def _criterion(settings: TreeConfig, task: str) -> str:
             hint=f"use auto or one of: {allowed}",
         )
     return settings.criterion
+
+
+def _probabilities(model, data: SupervisedData):
+    """Return test-split class probabilities with one column per class of the dataset, or ``None``.
+
+    The tree knows only the classes present in the training split; the others get probability 0.
+    """
+    import numpy as np
+
+    if data.task != "classification":
+        return None
+    known = model.predict_proba(data.X_test)  # (N, classes seen in training)
+    full = np.zeros((len(data.X_test), len(data.classes)))
+    full[:, model.classes_.astype(int)] = known
+    return full
 
 
 def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -> TrainResult:
@@ -47,7 +62,8 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
         model = DecisionTreeRegressor(**options)
     model.fit(data.X_train, data.y_train)
 
-    metrics = supervised_metrics(data.task, data.y_test, model.predict(data.X_test), data.classes)
+    predicted = model.predict(data.X_test)
+    metrics = supervised_metrics(data.task, data.y_test, predicted, data.classes)
     if len(data.y_val):
         validation = supervised_metrics(data.task, data.y_val, model.predict(data.X_val), data.classes)
         metrics.update({f"val_{key}": value for key, value in validation.items() if key != "confusion_matrix"})
@@ -62,10 +78,11 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
     rules = export_text(model, feature_names=list(data.feature_names), class_names=class_names, show_weights=classification)
     write_atomic(context.artifacts / "tree.txt", rules)
     write_csv(context.artifacts / "feature_importances.csv", ["feature", "importance"], importances)
-    artifacts = ["artifacts/tree.txt", "artifacts/feature_importances.csv"]
+    write_predictions(context.artifacts / "predictions.csv", data.y_test, predicted, data.classes, _probabilities(model, data))
+    artifacts = ["artifacts/tree.txt", "artifacts/feature_importances.csv", "artifacts/predictions.csv"]
     if classification:
         write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
         artifacts.append("artifacts/confusion_matrix.csv")
     artifacts += save_sklearn(model, context, "estimator")
     artifacts += save_preprocessing(data.preprocessing, context)
-    return TrainResult(metrics=metrics, artifacts=artifacts)
+    return TrainResult(metrics=metrics, artifacts=artifacts, model=model)

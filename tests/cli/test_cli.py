@@ -43,7 +43,7 @@ def test_help_lists_commands(dmrun_cli):
     result = dmrun_cli("--help")
     assert result.exit_code == 0
     assert listed_commands(result.stdout) == [
-        "train", "validate", "list", "predict", "schema", "gate", "sweep", "reproduce", "mine", "runs",
+        "train", "validate", "list", "predict", "schema", "gate", "sweep", "reproduce", "report", "mine", "runs",
     ]
 
 

@@ -70,12 +70,12 @@ EXPECTED_METRICS = {
 }
 TORCH_FILES = ["model/weights.pt", "model/model.json", "history.csv"]
 EXPECTED_FILES = {
-    "mlp": TORCH_FILES + ["model/preprocessing.json", "model/pipeline.json", "model/pipeline.npz", "artifacts/confusion_matrix.csv"],
-    "cnn": TORCH_FILES + ["model/preprocessing.json", "model/pipeline.json", "model/pipeline.npz", "artifacts/confusion_matrix.csv"],
+    "mlp": TORCH_FILES + ["model/preprocessing.json", "model/pipeline.json", "model/pipeline.npz", "artifacts/confusion_matrix.csv", "artifacts/predictions.csv"],
+    "cnn": TORCH_FILES + ["model/preprocessing.json", "model/pipeline.json", "model/pipeline.npz", "artifacts/confusion_matrix.csv", "artifacts/predictions.csv"],
     "rnn": TORCH_FILES + ["artifacts/forecast.csv"],
     "kmeans": ["artifacts/clusters.csv", "artifacts/centers.csv", "model/estimator.json", "model/estimator.npz", "model/preprocessing.json"],
     "tree": [
-        "artifacts/tree.txt", "artifacts/feature_importances.csv", "artifacts/confusion_matrix.csv",
+        "artifacts/tree.txt", "artifacts/feature_importances.csv", "artifacts/confusion_matrix.csv", "artifacts/predictions.csv",
         "model/estimator.json", "model/estimator.npz", "model/preprocessing.json",
     ],
     "rules": ["artifacts/itemsets.csv", "artifacts/itemsets.json", "artifacts/rules.csv", "artifacts/rules.json"],
