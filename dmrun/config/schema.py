@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dmrun.names import name_problem
 
 MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "?"]
 
@@ -319,6 +321,14 @@ class ExperimentConfig(StrictModel):
     )
     model: ModelConfig = Field(..., description="Algorithm and its hyperparameters; `type` selects the algorithm.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Training loop of mlp, cnn and rnn.")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(f"invalid run name {value!r}: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _check_sections(self) -> ExperimentConfig:
