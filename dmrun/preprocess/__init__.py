@@ -175,6 +175,8 @@ def _text_column_hint(frame, columns: list[str]) -> str:
 
 def check_model_ready(frame) -> None:
     """Raise a ``DataError`` naming the columns that are not numeric or have missing values."""
+    import numpy as np
+
     numeric = _numeric_columns(frame)
     text_columns = [column for column in frame.columns if column not in numeric]
     if text_columns:
@@ -183,8 +185,10 @@ def check_model_ready(frame) -> None:
     missing = {column: int(frame[column].isna().sum()) for column in frame.columns if frame[column].isna().any()}
     if missing:
         listed = ", ".join(f"{column} ({count})" for column, count in missing.items())
+        first = frame[list(missing)].isna().any(axis=1).idxmax()
+        row = f"; the first is in row {first + 1}" if isinstance(first, (int, np.integer)) else ""
         raise DataError(
-            f"feature columns have missing values in the training split: {listed}",
+            f"feature columns have missing values in the training split: {listed}{row}",
             hint="add a preprocess step such as `- {step: impute, strategy: median}`",
         )
     if frame.shape[1] == 0:
