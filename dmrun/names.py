@@ -1,8 +1,9 @@
 """Run names: what a user may choose, and how a derived name is made safe for a folder name.
 
-A run name becomes part of a folder name under ``runs/`` (or the whole folder name with
-``--run-name``), so it must never leave that folder or hide in it: no path separators, no
-``..``, no control characters, no leading dot, and at most ``MAX_NAME_LENGTH`` characters.
+A run name becomes part of a folder name under ``runs/``, or the whole folder name with
+``--run-name``. So that the folder stays inside ``runs/`` and visible, a name has no path
+separator, no ``..``, no control character and no leading dot, and at most
+``MAX_NAME_LENGTH`` characters.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def redact_secrets(text: str) -> str:
 
 
 def is_secret_key(name: str) -> bool:
-    """Tell whether an option or key name looks like it holds a secret."""
+    """Tell whether an option or key name looks like it names a secret."""
     return bool(_SECRET_KEY.fullmatch(name.lstrip("-")))
 
 

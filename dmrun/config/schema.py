@@ -311,8 +311,8 @@ class ExperimentConfig(StrictModel):
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`. "
-        "Defaults to the config file name.",
+        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`, starting with a "
+        "letter or digit, without `..`, at most 64 characters. Defaults to the config file name.",
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed for Python, NumPy, torch and scikit-learn.")
     dataset: DatasetConfig = Field(..., description="Where the data comes from and how it is split.")
