@@ -13,16 +13,22 @@ import re
 MASK = "***"
 _SECRET_WORD = r"(?:token|password|passwd|secret|api[ _-]?key|credential)"
 _SECRET_KEY = re.compile(rf"[\w.-]*{_SECRET_WORD}[\w.-]*", re.IGNORECASE)
-_SECRET_VALUE = re.compile(
-    rf"""((?:^|[\s{{,.(\[])["']?[\w.-]*{_SECRET_WORD}[\w.-]*["']?\s*[:=]\s*)"""
-    r"""("[^"]*"|'[^']*'|[^,}\]\s#]+)""",
-    re.IGNORECASE,
+_VALUE = r"""("[^"]*"|'[^']*'|[^,}\]\s#]+)"""
+# ``key=value``, where the key may be a dotted path such as ``dataset.api_token``.
+_SECRET_ASSIGNMENT = re.compile(
+    rf"""((?:^|[\s{{,.(\[])["']?[\w.-]*{_SECRET_WORD}[\w.-]*["']?\s*=\s*){_VALUE}""", re.IGNORECASE
+)
+# ``key: value`` as YAML and JSON write it. A dotted key is left alone, because error messages
+# name config paths that way (``model.password: unknown key``) and YAML keys have no dots.
+_SECRET_MAPPING = re.compile(
+    rf"""((?:^|[\s{{,(\[])["']?[\w-]*{_SECRET_WORD}[\w-]*["']?\s*:\s*){_VALUE}""", re.IGNORECASE
 )
 
 
 def redact_secrets(text: str) -> str:
     """Replace the values of secret-looking ``key: value`` and ``key=value`` pairs with ``***``."""
-    return _SECRET_VALUE.sub(lambda match: match.group(1) + MASK, text)
+    text = _SECRET_ASSIGNMENT.sub(lambda match: match.group(1) + MASK, text)
+    return _SECRET_MAPPING.sub(lambda match: match.group(1) + MASK, text)
 
 
 def is_secret_key(name: str) -> bool:

@@ -283,12 +283,17 @@ class RunDir:
         handle = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             os.close(handle)
             raise ConfigError(
                 f"run {self.path.name} is in use by another dmrun process",
                 hint="wait for that process to end; `dmrun runs list` shows its status",
             ) from None
+        except OSError:
+            # NOTE: a file system without flock support leaves the folder unlocked, so crashed
+            # runs there are recognised by their pid on the same host only.
+            os.close(handle)
+            return
         self._lock = handle
 
     def unlock(self) -> None:
@@ -428,7 +433,7 @@ def _still_running(path: Path, record: dict[str, Any]) -> bool:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        return True  # another process holds the lock, so the run is alive
+        return True  # another process has the lock, or the file system cannot tell
     finally:
         os.close(handle)
     return False

@@ -216,7 +216,7 @@ def execute(
 @app.command()
 @handle_errors
 def train(
-    config: Optional[Path] = typer.Argument(None, help="Experiment config (YAML); optional with --resume."),
+    config: Optional[Path] = typer.Argument(None, metavar="CONFIG", help="Experiment config (YAML); optional with --resume."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),

@@ -28,6 +28,7 @@ KMEANS = "name: km\ndataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3, 
         f"client_secret='{SECRET}'",
         f"aws_credentials={SECRET}",
         f"api key: {SECRET}",
+        f'{{"token":"{SECRET}"}}',
     ],
 )
 def test_secret_values_redacted(text):
@@ -38,6 +39,11 @@ def test_secret_values_redacted(text):
 
 def test_plain_values_kept():
     assert redact_secrets("train.epochs=5 model.n_clusters: 3") == "train.epochs=5 model.n_clusters: 3"
+
+
+def test_config_paths_in_messages_kept():
+    message = "c.yaml:5:3: model.password: unknown key 'password'"
+    assert redact_secrets(message) == message
 
 
 def test_argv_redacted():
