@@ -273,3 +273,25 @@ def test_sigterm_then_resume_matches(cli, write_config, tmp_path):
 def test_lock_released_after_interrupt(write_config, tmp_path):
     folder = interrupted_run(network_config(write_config, "mlp"), tmp_path / "runs", epoch=1)
     RunDir.reopen(folder).unlock()
+
+
+class InterruptBeforeTraining(SilentReporter):
+    """Stop a run while it loads its data, before any epoch or checkpoint."""
+
+    def status(self, message: str) -> None:
+        if message.startswith("training"):
+            raise RunInterrupted(130)
+
+
+def test_resume_without_checkpoint_starts_over(cli, write_config, tmp_path):
+    config = network_config(write_config, "mlp", epochs=2)
+    full = run_experiment(load_config(config), tmp_path / "full").run.path
+    with pytest.raises(RunInterrupted):
+        run_experiment(load_config(config), tmp_path / "runs", InterruptBeforeTraining())
+    (folder,) = run_folders(tmp_path / "runs")
+    assert not (folder / CHECKPOINT_FILE).exists()
+
+    assert cli("train", "--resume", folder, "-q").exit_code == 0
+
+    assert read_json(folder / "run.json")["resumed"][0]["from_epoch"] == 0
+    assert (folder / "metrics.json").read_bytes() == (full / "metrics.json").read_bytes()
