@@ -276,6 +276,10 @@ class RunDir:
         # finish() removed them if they were empty.
         for sub in ("artifacts", "model"):
             (path / sub).mkdir(exist_ok=True)
+        # A process killed during a write leaves its temporary file; the lock shows none is in use.
+        for leftover in path.rglob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
         return run
 
     def lock(self) -> None:

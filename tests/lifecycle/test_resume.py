@@ -231,14 +231,11 @@ def test_tampered_checkpoint_never_runs_code(cli, write_config, tmp_path):
 # --- real signals --------------------------------------------------------------------------------
 
 
-def test_sigterm_then_resume_matches(cli, write_config, tmp_path):
-    """A real SIGTERM after epoch 2, then --resume, ends with the metrics of an uninterrupted run."""
-    config = network_config(write_config, "mlp", epochs=30)
-    full = run_experiment(load_config(config), tmp_path / "full").run.path
-    runs = tmp_path / "runs"
+def signal_after_checkpoint(config: Path, runs: Path, signum: int) -> subprocess.Popen:
+    """Start training in a subprocess, send ``signum`` once its first checkpoint exists, and wait."""
     process = subprocess.Popen(
         [sys.executable, "-m", "dmrun", "train", str(config), "--runs-dir", str(runs), "-q"],
-        cwd=tmp_path,
+        cwd=config.parent,
         env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -250,13 +247,21 @@ def test_sigterm_then_resume_matches(cli, write_config, tmp_path):
             assert process.poll() is None, "training ended before the signal"
             assert time.monotonic() < deadline, "no checkpoint within 120 s"
             time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    (folder,) = run_folders(runs)
+    return process
+
+
+def test_sigterm_then_resume_matches(cli, write_config, tmp_path):
+    """A real SIGTERM after a checkpoint, then --resume, ends with the metrics of an uninterrupted run."""
+    config = network_config(write_config, "mlp", epochs=30)
+    full = run_experiment(load_config(config), tmp_path / "full").run.path
+    process = signal_after_checkpoint(config, tmp_path / "runs", signal.SIGTERM)
+    (folder,) = run_folders(tmp_path / "runs")
     record = read_json(folder / "run.json")
     assert process.returncode == 143
     assert record["status"] == "interrupted"
@@ -268,6 +273,35 @@ def test_sigterm_then_resume_matches(cli, write_config, tmp_path):
     assert result.exit_code == 0, result.output
     assert (folder / "metrics.json").read_bytes() == (full / "metrics.json").read_bytes()
     assert not [path for path in folder.rglob("*.tmp")]
+
+
+def test_sigkill_then_resume_completes(cli, write_config, tmp_path):
+    """A run killed with SIGKILL records nothing; it is listed as crashed and can be resumed."""
+    config = network_config(write_config, "mlp", epochs=30)
+    runs = tmp_path / "runs"
+    process = signal_after_checkpoint(config, runs, signal.SIGKILL)
+    (folder,) = run_folders(runs)
+    assert process.returncode == -signal.SIGKILL
+    assert read_json(folder / "run.json")["status"] == "running"
+    listed = json.loads(cli("runs", "list", "--runs-dir", runs, "--json").stdout)["runs"]
+    assert listed[0]["status"] == "crashed"
+
+    result = cli("train", "--resume", folder, "-q")
+
+    record = read_json(folder / "run.json")
+    assert result.exit_code == 0, result.output
+    assert record["status"] == "completed"
+    assert record["resumed"][0]["from_epoch"] >= 1
+    assert len(history_without_times(folder)) == 30
+
+
+def test_resume_removes_leftover_temp_files(write_config, tmp_path):
+    folder = interrupted_run(network_config(write_config, "mlp"), tmp_path / "runs", epoch=1)
+    leftover = folder / "checkpoint" / ".last.pt.abc123.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    RunDir.reopen(folder).unlock()
+    assert not leftover.exists()
+    assert (folder / CHECKPOINT_FILE).is_file()
 
 
 def test_lock_released_after_interrupt(write_config, tmp_path):
