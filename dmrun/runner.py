@@ -35,7 +35,7 @@ logger = logging.getLogger("dmrun")
 lifecycle = logging.getLogger("dmrun.run")
 
 
-# Where torch runs keep the state after their last completed epoch, for `train --resume`.
+# The checkpoint file of a torch run: its state after the last completed epoch, for `train --resume`.
 CHECKPOINT_FILE = "checkpoint/last.pt"
 
 

@@ -85,7 +85,7 @@ def test_same_seed_identical_across_processes(write_config, tmp_path):
     import torch
 
     config = write_config(DETERMINISM)
-    here = run_experiment(load_config(config), tmp_path / "runs").run.path
+    in_process = run_experiment(load_config(config), tmp_path / "runs").run.path
     completed = subprocess.run(
         [sys.executable, "-m", "dmrun", "train", str(config), "--runs-dir", str(tmp_path / "runs"), "--json"],
         cwd=tmp_path,
@@ -95,11 +95,11 @@ def test_same_seed_identical_across_processes(write_config, tmp_path):
         timeout=180,
     )
     assert completed.returncode == 0, completed.stderr
-    there = Path(json.loads(completed.stdout)["run_dir"])
-    assert (here / "metrics.json").read_bytes() == (there / "metrics.json").read_bytes()
-    weights = [torch.load(run / "model" / "weights.pt", weights_only=True) for run in (here, there)]
+    in_subprocess = Path(json.loads(completed.stdout)["run_dir"])
+    assert (in_process / "metrics.json").read_bytes() == (in_subprocess / "metrics.json").read_bytes()
+    weights = [torch.load(run / "model" / "weights.pt", weights_only=True) for run in (in_process, in_subprocess)]
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
-    assert read_json(here / "run.json")["seed"] == 0
+    assert read_json(in_process / "run.json")["seed"] == 0
 
 
 # --- run folders that collide or get reused ---------------------------------------------------------
