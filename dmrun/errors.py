@@ -63,3 +63,15 @@ class GateError(DmrunError):
     """A metric check that did not hold."""
 
     exit_code = EXIT_GATE
+
+
+class RunInterrupted(BaseException):
+    """Raised by a signal handler to stop a run; carries the exit code (130 or 143).
+
+    It derives from ``BaseException``, like ``KeyboardInterrupt``, so that no ``except
+    Exception`` on the way up turns an interrupt into a failure.
+    """
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code

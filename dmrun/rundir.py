@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import fcntl
 import io
 import json
 import math
 import os
 import platform
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +30,8 @@ from typing import Any, Iterator
 
 from dmrun import __version__
 from dmrun.errors import ConfigError, RunDirError
+from dmrun.names import safe_name
+from dmrun.redact import redact_argv, redact_secrets
 
 FORMAT_VERSION = 1
 RUN_RECORD = "run.json"
@@ -72,15 +77,18 @@ def _file_mode() -> int:
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
+    The temporary file is removed on any failure, an interrupt included, so a folder never
+    keeps half-written files.
+
     Raises:
-        RunDirError: when the file cannot be written, for example on a full disk; the previous
-            content of ``path``, if any, is left intact.
+        RunDirError: when the file cannot be written, for example on a full disk or above the
+            file-size limit; the previous content of ``path``, if any, is left intact.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+        raise write_error(path, err) from None
     try:
         os.fchmod(handle, _file_mode())
         with os.fdopen(handle, "wb") as stream:
@@ -88,10 +96,26 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except OSError as err:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+        if isinstance(err, OSError):
+            raise write_error(path, err) from None
+        raise
+
+
+def write_error(path: Path, err: OSError) -> RunDirError:
+    """Describe a failed write, naming the file and saying when the disk or a limit is the cause."""
+    if err.errno == errno.ENOSPC:
+        return RunDirError(f"cannot write {path}: the disk is full", hint="free disk space, or choose another folder with --runs-dir")
+    if err.errno == errno.EDQUOT:
+        return RunDirError(f"cannot write {path}: the disk quota is exceeded", hint="free space within your quota")
+    if err.errno == errno.EFBIG:
+        return RunDirError(
+            f"cannot write {path}: the file-size limit was hit",
+            hint="raise the limit (`ulimit -f`) or make the output smaller",
+        )
+    return RunDirError(f"cannot write {path}: {err.strerror or err}")
 
 
 @contextlib.contextmanager
@@ -141,6 +165,11 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso_now() -> str:
+    """Return the current UTC time as run records write it, such as ``2024-05-01T12:00:00.000Z``."""
+    return _iso(utc_now())
+
+
 def _git_state(folder: Path) -> dict[str, Any] | None:
     """Return the commit and dirty flag of the git repository containing ``folder``, if any."""
     try:
@@ -173,13 +202,17 @@ class RunDir:
     """One run folder and its record.
 
     ``create`` writes ``run.json`` with status ``running``; ``finish`` rewrites it with the final
-    status, end time, duration, exit code and, on failure, the error.
+    status, end time, duration, exit code and, on failure, the error. While a process works in
+    the folder it holds an exclusive ``flock`` on it, which the kernel releases when the process
+    ends in any way, so a run whose lock is free is not running.
     """
 
     def __init__(self, path: Path, record: dict[str, Any]) -> None:
         self.path = path
         self.record = record
         self._started = time.monotonic()
+        self._earlier_duration = 0.0
+        self._lock: int | None = None
 
     @property
     def artifacts(self) -> Path:
@@ -190,8 +223,24 @@ class RunDir:
         return self.path / "model"
 
     @classmethod
-    def create(cls, runs_dir: Path, name: str, seed: int, config_path: Path | None = None) -> RunDir:
-        """Create a new, unique run folder under ``runs_dir`` and write its first record."""
+    def create(
+        cls,
+        runs_dir: Path,
+        name: str,
+        seed: int,
+        config_path: Path | None = None,
+        folder: str | None = None,
+        overwrite: bool = False,
+    ) -> RunDir:
+        """Create a new run folder under ``runs_dir``, lock it and write its first record.
+
+        The folder is ``<YYYYmmdd-HHMMSS>-<name>-<6 hex>``, or exactly ``folder`` when given
+        (a validated ``--run-name``).
+
+        Raises:
+            ConfigError: when ``folder`` exists and ``overwrite`` is false, or cannot be replaced.
+            RunDirError: when the folder cannot be created.
+        """
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -200,22 +249,17 @@ class RunDir:
                 hint="choose another folder with --runs-dir",
             ) from None
         started = utc_now()
-        stamp = started.strftime("%Y%m%d-%H%M%S")
-        for _ in range(20):
-            path = runs_dir / f"{stamp}-{name}-{secrets.token_hex(3)}"
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-            except OSError as err:
-                raise RunDirError(f"cannot create run folder {path}: {err.strerror or err}") from None
+        name = safe_name(name)
+        if folder is None:
+            path = _new_folder(runs_dir, started.strftime("%Y%m%d-%H%M%S"), name)
         else:
-            raise RunDirError(f"cannot find a free run folder name under {runs_dir}")
+            path = _named_folder(runs_dir, folder, overwrite)
+        run = cls(path, {})
+        run.lock()
         for sub in ("artifacts", "model"):
             (path / sub).mkdir()
 
-        record = {
+        run.record = {
             "format_version": FORMAT_VERSION,
             "id": path.name,
             "name": name,
@@ -223,7 +267,7 @@ class RunDir:
             "started": _iso(started),
             "ended": None,
             "duration_s": None,
-            "argv": list(sys.argv),
+            "argv": redact_argv(list(sys.argv)),
             "cwd": os.getcwd(),
             "config_file": str(config_path.resolve()) if config_path else None,
             "seed": seed,
@@ -234,9 +278,55 @@ class RunDir:
             "exit_code": None,
             "error": None,
         }
-        run = cls(path, record)
         run.write_record()
         return run
+
+    @classmethod
+    def reopen(cls, path: Path) -> RunDir:
+        """Lock an existing run folder to continue it; the caller updates and rewrites the record.
+
+        Raises:
+            ConfigError: when another process holds the folder or its record is unreadable.
+        """
+        run = cls(path, {})
+        run.lock()
+        try:
+            run.record = json.loads((path / RUN_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            run.unlock()
+            raise ConfigError(f"cannot read the record of run {path}: {err}") from None
+        run._earlier_duration = float(run.record.get("duration_s") or 0.0)
+        # finish() removed them if they were empty.
+        for sub in ("artifacts", "model"):
+            (path / sub).mkdir(exist_ok=True)
+        # A process killed during a write leaves its temporary file; the lock shows none is in use.
+        for leftover in path.rglob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        return run
+
+    def lock(self) -> None:
+        """Take the folder's exclusive lock, or raise ``ConfigError`` when another process has it."""
+        handle = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise ConfigError(
+                f"run {self.path.name} is in use by another dmrun process",
+                hint="wait for that process to end; `dmrun runs list` shows its status",
+            ) from None
+        except OSError:
+            # NOTE: a file system without flock support leaves the folder unlocked, so crashed
+            # runs there are recognised by their pid on the same host only.
+            os.close(handle)
+            return
+        self._lock = handle
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def write_record(self) -> None:
         write_atomic(self.path / RUN_RECORD, dumps_json(self.record))
@@ -256,7 +346,7 @@ class RunDir:
         self.record.update(
             status=status,
             ended=_iso(utc_now()),
-            duration_s=round(time.monotonic() - self._started, 3),
+            duration_s=round(self._earlier_duration + time.monotonic() - self._started, 3),
             exit_code=exit_code,
             versions=package_versions(),
             **extra,
@@ -265,8 +355,64 @@ class RunDir:
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         if error is not None:
-            self.record["error"] = {"type": type(error).__name__, "message": getattr(error, "message", str(error))}
+            message = redact_secrets(getattr(error, "message", str(error)))
+            self.record["error"] = {"type": type(error).__name__, "message": message}
         self.write_record()
+
+
+def _new_folder(runs_dir: Path, stamp: str, name: str) -> Path:
+    """Create ``<stamp>-<name>-<6 hex>`` exclusively, drawing new hex digits on a collision."""
+    for _ in range(20):
+        path = runs_dir / f"{stamp}-{name}-{secrets.token_hex(3)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise RunDirError(f"cannot create run folder {path}: {err.strerror or err}") from None
+    raise RunDirError(f"cannot find a free run folder name under {runs_dir}")
+
+
+def _named_folder(runs_dir: Path, folder: str, overwrite: bool) -> Path:
+    """Create ``runs_dir/folder`` exclusively, first removing an earlier run there if ``overwrite``."""
+    path = runs_dir / folder
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise ConfigError(
+                f"run folder {path} already exists",
+                hint=f"use --overwrite to replace it, or `dmrun train --resume {path}` to continue an interrupted run",
+            )
+        _remove_run(path)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        raise ConfigError(f"run folder {path} was created by another process just now") from None
+    except OSError as err:
+        raise RunDirError(f"cannot create run folder {path}: {err.strerror or err}") from None
+    return path
+
+
+def _remove_run(path: Path) -> None:
+    """Remove an earlier run folder for ``--overwrite``: never a running run or a folder that is no run.
+
+    The folder is first renamed to a hidden name, so the new run never meets stale files of the
+    old one, even if the removal is interrupted.
+    """
+    if path.is_symlink() or not path.is_dir():
+        raise ConfigError(f"{path} exists and is not a run folder, so --overwrite does not remove it")
+    if not (path / RUN_RECORD).is_file() and any(path.iterdir()):
+        raise ConfigError(f"{path} has no {RUN_RECORD}, so it is not a run folder; --overwrite does not remove it")
+    holder = RunDir(path, {})
+    holder.lock()
+    trash = path.with_name(f".removing-{path.name}-{secrets.token_hex(3)}")
+    try:
+        path.rename(trash)
+    except OSError as err:
+        raise RunDirError(f"cannot remove run folder {path}: {err.strerror or err}") from None
+    finally:
+        holder.unlock()
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 # --- reading run folders ----------------------------------------------------------------------
@@ -295,7 +441,8 @@ def read_record(path: Path | str) -> dict[str, Any] | None:
     """Return a run folder's record, with ``status`` ``crashed`` for a dead ``running`` process.
 
     A run whose process was killed (SIGKILL, power loss) never rewrites its record. When the
-    record has status ``running`` on this host and its pid no longer exists, the run is reported
+    record has status ``running`` and its pid no longer exists on this host, or no process holds
+    the folder's lock (after a reboot the pid may belong to another process), the run is reported
     as crashed. Returns ``None`` for a folder without a readable ``run.json``.
     """
     try:
@@ -306,11 +453,27 @@ def read_record(path: Path | str) -> dict[str, Any] | None:
     if not isinstance(record, dict):
         return None
     record["path"] = str(path)
-    pid = record.get("pid")
-    running_here = record.get("status") == "running" and record.get("host") == socket.gethostname()
-    if running_here and isinstance(pid, int) and not _pid_alive(pid):
+    if record.get("status") == "running" and not _still_running(path, record):
         record["status"] = "crashed"
     return record
+
+
+def _still_running(path: Path, record: dict[str, Any]) -> bool:
+    """Tell whether the process of a ``running`` record is alive: its pid exists and it holds the lock."""
+    pid = record.get("pid")
+    if record.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+        return False
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True  # another process has the lock, or the file system cannot tell
+    finally:
+        os.close(handle)
+    return False
 
 
 def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
@@ -318,8 +481,9 @@ def list_runs(runs_dir: Path) -> list[dict[str, Any]]:
     if not runs_dir.is_dir():
         return []
     # scandir reports the entry type from the directory listing, without a stat call per folder.
+    # Hidden folders are runs being removed by --overwrite.
     with os.scandir(runs_dir) as entries:
-        folders = [entry.path for entry in entries if entry.is_dir()]
+        folders = [entry.path for entry in entries if entry.is_dir() and not entry.name.startswith(".")]
     records = [record for record in map(read_record, folders) if record is not None]
     return sorted(records, key=lambda record: (str(record.get("started")), record["path"]))
 

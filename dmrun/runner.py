@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,22 +16,27 @@ import yaml
 from dmrun.config.loading import LoadedConfig
 from dmrun.config.schema import TORCH_MODELS, ExperimentConfig
 from dmrun.data import check_reference
-from dmrun.errors import EXIT_RUN_FAILED, EXIT_SIGINT, DmrunError, TrainerError
+from dmrun.errors import (
+    EXIT_RUN_FAILED,
+    EXIT_SIGINT,
+    ConfigError,
+    DmrunError,
+    RunDirError,
+    RunInterrupted,
+    TrainerError,
+)
+from dmrun.redact import RedactingFilter, redact_argv
 from dmrun.rundir import RunDir, write_csv
-from dmrun.trainers import get_entry, load_trainer
-from dmrun.trainers.base import Reporter, SilentReporter, TrainContext, TrainResult
+from dmrun.trainers import TrainerEntry, get_entry, load_trainer
+from dmrun.trainers.base import Checkpointing, Reporter, SilentReporter, TrainContext, TrainResult
 
 logger = logging.getLogger("dmrun")
 # Lifecycle messages go to the run's log file; the CLI renders the same errors itself.
 lifecycle = logging.getLogger("dmrun.run")
 
 
-class RunInterrupted(BaseException):
-    """Raised by a signal handler to stop a run; carries the exit code (130 or 143)."""
-
-    def __init__(self, exit_code: int) -> None:
-        super().__init__(exit_code)
-        self.exit_code = exit_code
+# The checkpoint file of a torch run: its state after the last completed epoch, for `train --resume`.
+CHECKPOINT_FILE = "checkpoint/last.pt"
 
 
 class LoggingReporter:
@@ -61,6 +70,7 @@ class LoggingReporter:
 class RunOutcome:
     run: RunDir
     result: TrainResult
+    config: ExperimentConfig
 
 
 def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
@@ -74,6 +84,11 @@ def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
     if config.dataset.labels is not None:
         data["dataset"]["labels"] = str(loaded.resolve_path(config.dataset.labels).resolve())
     return data
+
+
+def config_fingerprint(resolved: dict[str, Any]) -> str:
+    """Return the SHA-256 of a resolved config; a checkpoint is resumed only under the same one."""
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
@@ -120,34 +135,67 @@ def run_experiment(
     runs_dir: Path,
     reporter: Reporter | None = None,
     on_created: Any = None,
+    folder: str | None = None,
+    overwrite: bool = False,
 ) -> RunOutcome:
-    """Run ``loaded`` into a new folder under ``runs_dir``.
+    """Run ``loaded`` into a new folder under ``runs_dir`` (named ``folder`` when given).
 
     The run record ends as ``completed``, ``failed`` or ``interrupted`` for any error the
     process survives (a SIGKILL leaves ``running``, which ``runs list`` shows as crashed). The
     error, if any, is re-raised for the CLI to render.
     """
     config = loaded.config
-    reporter = LoggingReporter(reporter or SilentReporter())
     entry = get_entry(config.model.type)
     check_reference(config.dataset, loaded.base_dir)
-    run = RunDir.create(runs_dir, config.name, config.seed, loaded.path)
-    reporter.history_path = run.path / "history.csv"
+    run = RunDir.create(runs_dir, config.name, config.seed, loaded.path, folder=folder, overwrite=overwrite)
     run.record["algorithm"] = entry.name
     if loaded.overrides:
-        run.record["overrides"] = loaded.overrides
-    run.write_record()
+        run.record["overrides"] = redact_argv(loaded.overrides)
+    try:
+        run.write_record()
+    except BaseException:
+        run.unlock()
+        raise
+    return run_in(run, loaded, entry, reporter, on_created)
+
+
+def run_in(
+    run: RunDir,
+    loaded: LoadedConfig,
+    entry: TrainerEntry,
+    reporter: Reporter | None,
+    on_created: Any,
+    resume_from: dict[str, Any] | None = None,
+    resuming: bool = False,
+) -> RunOutcome:
+    """Load the data, train and save the results into ``run``, whose lock this call releases.
+
+    When ``resuming``, the folder already has its config and data summary, the data must match
+    that summary, and training continues from ``resume_from`` (or from the start without one).
+    """
+    config = loaded.config
+    reporter = LoggingReporter(reporter or SilentReporter())
+    reporter.history_path = run.path / "history.csv"
+    if resume_from is not None:
+        reporter.rows = [dict(row) for row in resume_from["history"]]
     if on_created is not None:
         on_created(run)
     handler = _attach_log_file(run.path / "log.txt")
     context = TrainContext(model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter)
+    if config.model.type in TORCH_MODELS:
+        checkpointing = Checkpointing(run.path / CHECKPOINT_FILE, config_fingerprint(resolved_config(loaded)), resume_from)
+        context.checkpointing = checkpointing
     try:
-        run.write_text("config.yaml", yaml.safe_dump(resolved_config(loaded), sort_keys=False, allow_unicode=True))
-        lifecycle.info("run %s started: %s on %s", run.path.name, entry.name, config.dataset.name or config.dataset.path)
+        if not resuming:
+            run.write_text("config.yaml", yaml.safe_dump(resolved_config(loaded), sort_keys=False, allow_unicode=True))
+        lifecycle.info("run %s %s: %s on %s", run.path.name, "resumed" if resuming else "started", entry.name, config.dataset.name or config.dataset.path)
 
         reporter.status("loading data")
         data, summary = prepare_data(config, loaded.base_dir, entry.data)
-        run.write_json("data.json", summary)
+        if not resuming:
+            run.write_json("data.json", summary)
+        else:
+            check_same_data(run.path / "data.json", summary)
 
         reporter.status("mining" if entry.name == "rules" else f"training {entry.name}")
         trainer = load_trainer(entry.name)
@@ -156,15 +204,17 @@ def run_experiment(
         run.write_json("metrics.json", result.metrics)
         if result.history:
             write_history(run.path / "history.csv", result.history)
+        # A completed run cannot be resumed, so its checkpoint would only take space.
+        shutil.rmtree(run.path / Path(CHECKPOINT_FILE).parent, ignore_errors=True)
         if config.report.plots:
             reporter.status("drawing plots")
             result.artifacts += _make_plots(run.path, entry.name, result, data)
         run.finish("completed", 0, artifacts=result.artifacts)
         lifecycle.info("run %s completed", run.path.name)
-        return RunOutcome(run=run, result=result)
+        return RunOutcome(run=run, result=result, config=config)
     except DmrunError as err:
         lifecycle.error("run %s failed: %s", run.path.name, err.message)
-        run.finish("failed", err.exit_code, err)
+        _finish_safely(run, "failed", err.exit_code, err)
         raise
     except (KeyboardInterrupt, RunInterrupted) as err:
         code = err.exit_code if isinstance(err, RunInterrupted) else EXIT_SIGINT
@@ -174,11 +224,35 @@ def run_experiment(
     except Exception as err:
         lifecycle.exception("run %s failed with an unexpected error", run.path.name)
         wrapped = TrainerError(f"{type(err).__name__}: {err}")
-        run.finish("failed", EXIT_RUN_FAILED, wrapped)
+        _finish_safely(run, "failed", EXIT_RUN_FAILED, wrapped)
         raise
     finally:
         logger.removeHandler(handler)
-        handler.close()
+        with contextlib.suppress(OSError):
+            handler.close()
+        run.unlock()
+
+
+def _finish_safely(run: RunDir, status: str, code: int, error: BaseException | None = None, **extra: Any) -> None:
+    """Finish the run record; when even that write fails (a full disk), log it and keep the first error."""
+    try:
+        run.finish(status, code, error, **extra)
+    except RunDirError as failure:
+        lifecycle.error("run %s: %s", run.path.name, failure.message)
+
+
+def check_same_data(saved_summary: Path, summary: dict[str, Any]) -> None:
+    """Raise ``ConfigError`` when a resumed run's data differs from the data it started with."""
+    try:
+        saved = json.loads(saved_summary.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for key in ("fingerprint", "rows"):
+        if key in saved and saved[key] != summary.get(key):
+            raise ConfigError(
+                f"the dataset changed since the run started ({key} was {saved[key]}, now {summary.get(key)})",
+                hint="restore the original data file, or start a new run",
+            )
 
 
 def _make_plots(path: Path, algorithm: str, result: TrainResult, data: Any) -> list[str]:
@@ -200,7 +274,7 @@ def _finish_interrupted(run: RunDir, completed: list[dict[str, Any]], code: int)
     last_epoch = completed[-1]["epoch"] if completed else None
     message = "interrupted by SIGINT" if code == EXIT_SIGINT else "interrupted by SIGTERM"
     run.record["error"] = {"type": "RunInterrupted", "message": message}
-    run.finish("interrupted", code, last_completed_epoch=last_epoch, partial_history=bool(completed))
+    _finish_safely(run, "interrupted", code, last_completed_epoch=last_epoch, partial_history=bool(completed))
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:
@@ -210,8 +284,23 @@ def write_history(path: Path, history: list[dict[str, Any]]) -> None:
     write_csv(path, columns, ([row.get(column, "") for column in columns] for row in history))
 
 
+class RunLogHandler(logging.FileHandler):
+    """The run's ``log.txt``: appended to, with secrets redacted.
+
+    A write that fails (a full disk, the file-size limit) drops the record instead of printing
+    logging's traceback; the run's own error names the cause.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.addFilter(RedactingFilter())
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return None
+
+
 def _attach_log_file(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = RunLogHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     logger.addHandler(handler)

@@ -17,15 +17,16 @@ from helpers import CliResult
 def _isolated_process_state(monkeypatch, tmp_path):
     """Keep runs out of the repository and undo the global state a CLI call leaves behind.
 
-    The CLI installs a SIGTERM handler and a console log handler bound to the stream of the
-    call. Both would otherwise outlive the test.
+    The CLI installs SIGINT and SIGTERM handlers and a console log handler bound to the stream
+    of the call. They would otherwise outlive the test.
     """
     monkeypatch.setenv("DMRUN_RUNS_DIR", str(tmp_path / "default-runs"))
     monkeypatch.setenv("COLUMNS", "200")  # rich tables are not cut to 80 columns
     monkeypatch.delenv("CI", raising=False)
-    sigterm = signal.getsignal(signal.SIGTERM)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     yield
-    signal.signal(signal.SIGTERM, sigterm)
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
     logger = logging.getLogger("dmrun")
     for handler in list(logger.handlers):
         if handler.get_name() == "dmrun-console" or isinstance(handler, logging.FileHandler):

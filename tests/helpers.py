@@ -66,9 +66,19 @@ def run_folder_from_stdout(stdout: str) -> Path:
     return Path(match.group(1).strip())
 
 
+def subprocess_env() -> dict[str, str]:
+    """The environment for a ``python -m dmrun`` child: this checkout first on the path, no colour.
+
+    A relative entry such as ``PYTHONPATH=.`` would point elsewhere from the child's working
+    folder, so the repository root is put first as an absolute path.
+    """
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "NO_COLOR": "1", "COLUMNS": "200"}
+
+
 def run_dmrun(*args: str | Path, cwd: Path, timeout: float = 120) -> CliResult:
     """Run ``python -m dmrun`` as a separate process."""
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    env = subprocess_env()
     completed = subprocess.run(
         [sys.executable, "-m", "dmrun", *map(str, args)],
         cwd=cwd,

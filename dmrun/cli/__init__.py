@@ -19,7 +19,8 @@ import typer
 
 from dmrun import __version__
 from dmrun.cli import output
-from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGPIPE, EXIT_SIGTERM, ConfigError, DmrunError
+from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_SIGTERM, ConfigError, DmrunError, RunInterrupted
+from dmrun.redact import RedactingFilter
 
 app = typer.Typer(
     name="dmrun",
@@ -27,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
 mine_app = typer.Typer(
@@ -39,6 +41,8 @@ _state = {"verbose": False}
 RUNS_DIR_HELP = "Folder that receives the run folder. [env: DMRUN_RUNS_DIR]"
 JSON_HELP = "Print one JSON document on stdout (run folder, status, metrics) instead of tables."
 EXPECT_HELP = "Check a final metric, such as 'accuracy>=0.95'; exit code 4 when it fails. Repeatable."
+RUN_NAME_HELP = "Name the run folder exactly this (letters, digits, '.', '_', '-'); an existing one is an error unless --overwrite."
+RESUME_HELP = "Continue an interrupted or crashed mlp, cnn or rnn run (folder path, run id prefix or latest) in its own folder."
 SET_HELP = "Override a config value, such as train.epochs=5 or model.hidden_sizes=[64,32]; repeatable."
 
 
@@ -65,6 +69,7 @@ def _configure_logging(verbose: bool) -> None:
     handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     handler.set_name("dmrun-console")
     handler.addFilter(lambda record: not record.name.startswith("dmrun.run"))
+    handler.addFilter(RedactingFilter())
     logger = logging.getLogger("dmrun")
     logger.handlers = [item for item in logger.handlers if item.get_name() != "dmrun-console"]
     logger.addHandler(handler)
@@ -90,8 +95,6 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             _discard_stdout()
             raise typer.Exit(EXIT_SIGPIPE) from None
         except Exception as err:  # noqa: BLE001 - the CLI boundary reports every failure once
-            from dmrun.runner import RunInterrupted
-
             if isinstance(err, RunInterrupted):
                 raise
             output.print_unexpected(err, _state["verbose"])
@@ -115,23 +118,37 @@ def _runs_dir(value: Optional[Path]) -> Path:
     return value or Path(os.environ.get("DMRUN_RUNS_DIR", "runs"))
 
 
-def _install_sigterm() -> None:
-    from dmrun.runner import RunInterrupted
+def _install_signal_handlers() -> dict[int, Any]:
+    """Make SIGINT and SIGTERM stop the run; return the handlers they replace.
 
+    The first signal raises ``RunInterrupted``, so the run records itself as interrupted. It
+    also restores the default action, so a second signal ends the process at once.
+    """
     def stop(signum: int, frame: Any) -> None:
-        raise RunInterrupted(EXIT_SIGTERM)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise RunInterrupted(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def execute(
-    loaded: Any, runs_dir: Path, quiet: bool, as_json: bool = False, expectations: list[Any] | None = None
+    loaded: Any,
+    runs_dir: Path,
+    quiet: bool,
+    as_json: bool = False,
+    expectations: list[Any] | None = None,
+    folder: str | None = None,
+    overwrite: bool = False,
+    resume: Path | None = None,
 ) -> None:
     """Run a loaded config, print its summary and check ``--expect``; shared by ``train`` and ``mine``.
 
-    Exits with code 4 when an expectation does not hold; the run itself stays ``completed``.
+    ``folder`` names the run folder exactly (``--run-name``), and ``resume`` continues the run
+    in that folder instead of starting one. Exits with code 4 when an expectation does not
+    hold; the run itself stays ``completed``.
     """
-    from dmrun.runner import RunInterrupted, run_experiment
+    from dmrun.runner import run_experiment
 
     reporter = output.ConsoleReporter(quiet=quiet)
     created: list[Any] = []
@@ -140,9 +157,14 @@ def execute(
         created.append(run)
         _state["run_dir"] = str(run.path)
 
-    _install_sigterm()
+    previous_handlers = _install_signal_handlers()
     try:
-        outcome = run_experiment(loaded, runs_dir, reporter, on_created=on_created)
+        if resume is not None:
+            from dmrun.resume import resume_experiment
+
+            outcome = resume_experiment(resume, loaded, reporter, on_created=on_created)
+        else:
+            outcome = run_experiment(loaded, runs_dir, reporter, on_created=on_created, folder=folder, overwrite=overwrite)
     except (KeyboardInterrupt, RunInterrupted) as err:
         reporter.close()
         code = err.exit_code if isinstance(err, RunInterrupted) else 130
@@ -167,6 +189,9 @@ def execute(
         if created:
             output.stderr.print(f"run folder (failed): {created[0].path}")
         raise
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     reporter.close()
 
     result = outcome.result
@@ -187,7 +212,8 @@ def execute(
             document["expectations"] = checks
         output.print_json(document)
     else:
-        output.print_metrics(result.metrics, title=f"{loaded.config.name}: {output.describe_config(loaded.config)}")
+        config = outcome.config
+        output.print_metrics(result.metrics, title=f"{outcome.run.record['name']}: {output.describe_config(config)}")
         if result.table is not None:
             header, rows = result.table
             output.print_table(header, rows, title=f"top {len(rows)}")
@@ -202,25 +228,64 @@ def execute(
 @app.command()
 @handle_errors
 def train(
-    config: Path = typer.Argument(..., help="Experiment config (YAML)."),
+    config: Optional[Path] = typer.Argument(None, metavar="CONFIG", help="Experiment config (YAML); optional with --resume."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     expect: Optional[list[str]] = typer.Option(None, "--expect", help=EXPECT_HELP),
+    run_name: Optional[str] = typer.Option(None, "--run-name", help=RUN_NAME_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --run-name, replace an earlier run of that name."),
+    resume: Optional[str] = typer.Option(None, "--resume", help=RESUME_HELP),
 ) -> None:
     """Train and evaluate the model a config describes, into a new run folder."""
     from dmrun.config.loading import load_config
     from dmrun.expect import parse_expectation
 
     _state["json"] = as_json
+    check_train_options(config, overrides, run_name, overwrite, resume)
     expectations = [parse_expectation(text) for text in expect or []]
-    loaded = load_config(config, overrides or [])
+    resume_path = None
+    if resume is not None:
+        from dmrun.rundir import resolve_run
+
+        resume_path = resolve_run(resume, _runs_dir(runs_dir))
+    loaded = load_config(config, overrides or []) if config is not None else None
+    algorithm = loaded.config.model.type if loaded else _recorded_algorithm(resume_path)
     for expectation in expectations:
-        expectation.check_name(loaded.config.model.type)
-    if loaded.config.sweep is not None:
+        expectation.check_name(algorithm)
+    if loaded is not None and loaded.config.sweep is not None:
         output.stderr.print("[yellow]warning:[/] train ignores the sweep: block and trains the config as written; use dmrun sweep")
-    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations)
+    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations, run_name, overwrite, resume_path)
+
+
+def check_train_options(
+    config: Optional[Path], overrides: Optional[list[str]], run_name: Optional[str], overwrite: bool, resume: Optional[str]
+) -> None:
+    """Reject missing or conflicting ``train`` options before anything runs."""
+    from dmrun.names import NAME_RULE, name_problem
+
+    if config is None and resume is None:
+        raise ConfigError("missing argument CONFIG", hint="give a config file, or --resume RUN to continue a run")
+    if resume is not None:
+        conflicting = [flag for flag, given in (("--set", overrides), ("--run-name", run_name), ("--overwrite", overwrite)) if given]
+        if conflicting:
+            raise ConfigError(
+                f"--resume continues a run with its own config and folder, so {', '.join(conflicting)} cannot be used with it",
+                hint="start a new run to change the config or the folder",
+            )
+    if overwrite and run_name is None:
+        raise ConfigError("--overwrite applies only with --run-name", hint="other run folders get a unique name and never collide")
+    if run_name is not None:
+        problem = name_problem(run_name)
+        if problem is not None:
+            raise ConfigError(f"invalid value for --run-name: {run_name!r}: {problem}", hint=f"use {NAME_RULE}")
+
+
+def _recorded_algorithm(run: Path) -> str:
+    from dmrun.rundir import read_record
+
+    return str((read_record(run) or {}).get("algorithm"))
 
 
 @app.command()
@@ -316,7 +381,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         output.stderr.print("[yellow]interrupted[/]")
-        sys.exit(130)
+        sys.exit(EXIT_SIGINT)
+    except RunInterrupted as interrupt:
+        output.stderr.print("[yellow]interrupted[/]")
+        sys.exit(interrupt.exit_code)
     except SystemExit as exit_:
         try:
             sys.stdout.flush()

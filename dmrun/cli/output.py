@@ -16,6 +16,7 @@ from rich.table import Table
 
 from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import EXIT_SIGPIPE, ConfigError, DmrunError
+from dmrun.redact import redact_secrets
 
 def _console(console_class: type[Console] = Console, **options: Any) -> Console:
     """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80.
@@ -74,15 +75,16 @@ def run_document(record: dict[str, Any], path: Any, result: Any) -> dict[str, An
 def error_document(error: BaseException, run_dir: str | None) -> dict[str, Any]:
     """Describe a failure for ``--json``; ``run_dir`` is null when no run folder was created."""
     details = getattr(error, "details", [])
+    hint = getattr(error, "hint", None)
     return {
         "run_dir": run_dir,
         "status": "failed",
         "exit_code": getattr(error, "exit_code", 1),
         "error": {
             "type": type(error).__name__,
-            "message": getattr(error, "message", str(error)),
-            "hint": getattr(error, "hint", None),
-            "details": details,
+            "message": redact_secrets(getattr(error, "message", str(error))),
+            "hint": None if hint is None else redact_secrets(hint),
+            "details": [redact_secrets(detail) for detail in details],
         },
     }
 
@@ -97,18 +99,23 @@ def print_error(error: DmrunError) -> None:
 
 
 def print_unexpected(error: BaseException, verbose: bool) -> None:
-    """Report an error dmrun did not anticipate; the traceback (without locals) only with --verbose."""
+    """Report an error dmrun did not anticipate; the traceback only with --verbose.
+
+    The traceback lists file, line and code of each frame, never local variables.
+    """
     if verbose:
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        lines = traceback.format_exception(type(error), error, error.__traceback__)
+        sys.stderr.write(redact_secrets("".join(lines)))
     stderr.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {_escape(str(error))}")
     if not verbose:
         stderr.print("[yellow]hint:[/] run again with --verbose to see the traceback")
 
 
 def _escape(text: str) -> str:
+    """Redact secret-looking values and escape rich markup in text shown on the console."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(redact_secrets(text))
 
 
 def format_value(value: Any) -> str:

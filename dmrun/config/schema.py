@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dmrun.names import name_problem
 
 MISSING_MARKERS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "?"]
 
@@ -493,8 +495,8 @@ class ExperimentConfig(StrictModel):
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`. "
-        "Defaults to the config file name.",
+        description="Run name used in the run folder name: letters, digits, `.`, `_` and `-`, starting with a "
+        "letter or digit, without `..`, at most 64 characters. Defaults to the config file name.",
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed for Python, NumPy, torch and scikit-learn.")
     dataset: DatasetConfig = Field(..., description="Where the data comes from and how it is split.")
@@ -508,6 +510,14 @@ class ExperimentConfig(StrictModel):
         description="Grid for `dmrun sweep`. `dmrun train` ignores it with a warning and trains the config as written.",
     )
     report: ReportConfig = Field(default_factory=ReportConfig, description="Plots made after the run.")
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(f"invalid run name {value!r}: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _check_sections(self) -> ExperimentConfig:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from dmrun.errors import ConfigError
+from dmrun.redact import redact_secrets
 
 # A document whose aliases expand to more nodes than this is rejected (a "billion laughs"
 # document reaches millions of nodes from a few lines). Real configs have a few hundred.
@@ -127,19 +128,6 @@ def _check_tab_indentation(text: str, filename: str) -> None:
                 hint="replace the tab at the start of the line with spaces",
                 details=[_caret(line, column)],
             )
-
-
-# A key whose name looks like a credential; its value is never echoed in an error message.
-_SECRET_VALUE = re.compile(
-    r"""((?:^|[\s{,.])["']?[\w.-]*(?:token|password|passwd|secret|api[_-]?key|credential)[\w.-]*["']?\s*[:=]\s*)"""
-    r"""("[^"]*"|'[^']*'|[^,}\s#]+)""",
-    re.IGNORECASE,
-)
-
-
-def redact_secrets(text: str) -> str:
-    """Replace the values of secret-looking keys (token, password, secret, api_key) with ``***``."""
-    return _SECRET_VALUE.sub(lambda match: match.group(1) + "***", text)
 
 
 def _caret(line: str, column: int) -> str:

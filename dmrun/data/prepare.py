@@ -239,7 +239,11 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         counts = {str(label): int((labels == index).sum()) for index, label in enumerate(classes)}
         summary["class_balance"] = counts
         if len(classes) < 2:
-            raise DataError(f"target '{target}' has a single class ({classes[0]!r}); classification needs two or more")
+            raise DataError(
+                f"target '{target}' has a single class: all {len(frame)} rows are {classes[0]!r}; "
+                "classification needs at least 2 classes",
+                hint="check dataset.target, or add rows of other classes",
+            )
     else:
         numeric = pd.to_numeric(frame[target], errors="coerce")
         if numeric.isna().any():
@@ -248,10 +252,13 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
                 f"target '{target}' has non-numeric value {bad!r}, so it cannot be a regression target",
                 hint="set dataset.task: classification if the values are classes",
             )
+        check_finite(numeric.to_frame(), "target")
         labels = numeric.to_numpy(dtype="float64")
+    check_finite(features, "feature")
 
     train, val, test = _split_indices(len(frame), labels if task == "classification" else None, config, summary, frame)
     if task == "classification":
+        _check_training_classes(labels[train], classes)
         absent = [str(classes[code]) for code in range(len(classes)) if code not in set(labels[train].tolist())]
         if absent:
             _warn(summary, 
@@ -301,6 +308,7 @@ def prepare_clustering(table: Table, config: ExperimentConfig) -> ClusteringData
         features = frame
     split_columns = [column for column in (config.dataset.split.group_by, config.dataset.split.time_column) if column]
     features = features.drop(columns=[column for column in split_columns if column in features.columns])
+    check_finite(features, "feature")
     preprocessing = fit_preprocessing(config.preprocess, features)
     summary.update(target=target, task="clustering", features=preprocessing.output_columns, split={"train": len(frame)})
     return ClusteringData(
@@ -334,6 +342,7 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
             f"series '{target}' has a missing or non-numeric value at row {position + 1}",
             hint="forecasting needs a complete numeric series; fill or remove the gap in the file",
         )
+    check_finite(values.to_frame(), "series")
     series = values.to_numpy(dtype=np.float64)
     split = config.dataset.split
     n_test = max(1, int(round(len(series) * split.test_size)))
@@ -470,3 +479,43 @@ def _boundary(sorted_times, position: int) -> int:
     while 0 < position < len(sorted_times) and sorted_times[position] == sorted_times[position - 1]:
         position -= 1
     return position
+
+
+def check_finite(frame, role: str) -> None:
+    """Raise a ``DataError`` naming the first row and column with an infinite value.
+
+    Rows are counted from 1 in file order, over the data rows (the header line is not counted).
+    Missing values (NaN) are left to the preprocessing checks, because an impute step fills them.
+    """
+    import numpy as np
+    import pandas as pd
+
+    numeric = [column for column in frame.columns if pd.api.types.is_float_dtype(frame[column])]
+    if not numeric:
+        return
+    values = frame[numeric].to_numpy(dtype=np.float64)
+    infinite = np.isinf(values)
+    if not infinite.any():
+        return
+    row, column = (int(index) for index in np.argwhere(infinite)[0])
+    label = frame.index[row]
+    number = int(label) + 1 if isinstance(label, (int, np.integer)) else row + 1
+    raise DataError(
+        f"{role} column '{numeric[column]}' has the non-finite value {values[row, column]} at row {number} "
+        f"({int(infinite.sum())} such value(s) in all)",
+        hint="replace infinite values in the file, or mark them as missing with dataset.missing_values",
+    )
+
+
+def _check_training_classes(train_labels, classes: list[Any]) -> None:
+    """Raise a ``DataError`` when the training split holds fewer than 2 classes."""
+    import numpy as np
+
+    present = np.unique(train_labels)
+    if len(present) < 2:
+        label = classes[int(present[0])] if len(present) else None
+        raise DataError(
+            f"the training split has a single class ({label!r}, {len(train_labels)} rows) of the "
+            f"{len(classes)} in the data; classification needs at least 2",
+            hint="add rows of the other classes, or set dataset.split.stratify: true",
+        )

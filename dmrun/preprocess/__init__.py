@@ -258,8 +258,10 @@ def check_model_ready(frame) -> None:
     missing = {column: int(frame[column].isna().sum()) for column in frame.columns if frame[column].isna().any()}
     if missing:
         listed = ", ".join(f"{column} ({count})" for column, count in missing.items())
+        first = frame[list(missing)].isna().any(axis=1).idxmax()
+        row = f"; the first is in row {first + 1}" if isinstance(first, (int, np.integer)) else ""
         raise DataError(
-            f"feature columns have missing values in the training split: {listed}",
+            f"feature columns have missing values in the training split: {listed}{row}",
             hint="add a preprocess step such as `- {step: impute, strategy: median}`",
         )
     infinite = {column: int(np.isinf(frame[column].to_numpy(dtype="float64")).sum()) for column in frame.columns}

@@ -30,13 +30,30 @@ class SilentReporter:
 
 
 @dataclass
+class Checkpointing:
+    """Where a resumable trainer saves its state after each epoch, and the state to resume from.
+
+    ``config_sha256`` identifies the resolved config; a checkpoint of another config is never
+    resumed. ``resume_from`` is a loaded checkpoint, or ``None`` to start at the first epoch.
+    """
+
+    path: Path
+    config_sha256: str
+    resume_from: dict[str, Any] | None = None
+
+
+@dataclass
 class TrainContext:
-    """Output folders, seed and progress reporter handed to a trainer."""
+    """Output folders, seed, progress reporter and checkpointing handed to a trainer.
+
+    Trainers without epochs ignore ``checkpointing``.
+    """
 
     model_dir: Path
     artifacts: Path
     seed: int
     reporter: Reporter = field(default_factory=SilentReporter)
+    checkpointing: Checkpointing | None = None
 
 
 @dataclass

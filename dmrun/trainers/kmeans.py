@@ -45,12 +45,13 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
             hint=f"set model.n_clusters to at most {n_rows}",
         )
     distinct = len(np.unique(data.X, axis=0))
-    notes: list[str] = []
     if distinct < settings.n_clusters:
-        notes.append(
-            f"{distinct} distinct points, {settings.n_clusters} clusters requested: "
-            f"at least {settings.n_clusters - distinct} clusters are empty or duplicate another"
+        raise DataError(
+            f"model.n_clusters={settings.n_clusters} but the data has only {distinct} distinct points "
+            f"({n_rows} rows), so at least {settings.n_clusters - distinct} clusters would be empty",
+            hint=f"set model.n_clusters to at most {distinct}, or remove duplicate rows",
         )
+    notes: list[str] = []
 
     model = KMeans(
         n_clusters=settings.n_clusters,

@@ -20,7 +20,8 @@ from torch import nn
 from dmrun.config.schema import ExperimentConfig, TrainConfig
 from dmrun.errors import ConfigError, TrainerError
 from dmrun.rundir import dumps_json, write_atomic
-from dmrun.trainers.base import TrainContext, TrainResult
+from dmrun.trainers.base import Checkpointing, TrainContext, TrainResult
+from dmrun.trainers.checkpoint import capture_random_state, restore_random_state, save_checkpoint
 from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix, write_predictions
 
 EVAL_BATCH = 4096
@@ -113,6 +114,56 @@ def _improved(value: float, best: float | None, metric: str, min_delta: float) -
     return value < best - min_delta
 
 
+@dataclass
+class Progress:
+    """What the loop has done so far: the history and the early-stopping bookkeeping."""
+
+    history: list[dict[str, Any]]
+    best_value: float | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = 0
+    stale_epochs: int = 0
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+
+def _save_checkpoint(
+    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator
+) -> None:
+    """Save everything an uninterrupted run would carry into its next epoch."""
+    save_checkpoint(
+        checkpointing.path,
+        {
+            "config_sha256": checkpointing.config_sha256,
+            "epoch": progress.epoch,
+            "model": network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "history": progress.history,
+            "best_value": progress.best_value,
+            "best_state": progress.best_state,
+            "best_epoch": progress.best_epoch,
+            "stale_epochs": progress.stale_epochs,
+            "random": capture_random_state(generator),
+        },
+    )
+
+
+def _resume(state: dict[str, Any], network: nn.Module, optimizer: torch.optim.Optimizer, generator) -> Progress:
+    """Load a checkpoint into the network, the optimizer and the random generators."""
+    network.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    restore_random_state(state["random"], generator)
+    return Progress(
+        history=[dict(row) for row in state["history"]],
+        best_value=state["best_value"],
+        best_state=state["best_state"],
+        best_epoch=state["best_epoch"],
+        stale_epochs=state["stale_epochs"],
+    )
+
+
 def train_network(
     network: nn.Module,
     train_split: Split,
@@ -123,6 +174,10 @@ def train_network(
     scaler: TargetScaler | None = None,
 ) -> tuple[nn.Module, list[dict[str, Any]], dict[str, Any]]:
     """Train ``network`` and return it with the best weights, the history and loop facts.
+
+    With ``context.checkpointing``, the state after each epoch is saved there, and training
+    continues from ``checkpointing.resume_from`` when it is set. The batch order comes from a
+    generator whose state is part of the checkpoint, so a resumed run sees the same batches.
 
     Raises:
         ConfigError: for a loss that does not fit the task, or CUDA requested but missing.
@@ -150,15 +205,15 @@ def train_network(
             "train.early_stopping needs a validation split, but dataset.split.val_size is 0",
             hint="set dataset.split.val_size above 0, or remove early_stopping",
         )
-    best_value: float | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    best_epoch = 0
-    stale_epochs = 0
-    history: list[dict[str, Any]] = []
+    checkpointing = context.checkpointing
+    progress = Progress(history=[])
+    if checkpointing is not None and checkpointing.resume_from is not None:
+        progress = _resume(checkpointing.resume_from, network, optimizer, generator)
+        context.reporter.status(f"resuming after epoch {progress.epoch}")
     inputs_train = train_split.inputs.to(device)
     targets_train = train_split.targets.to(device)
 
-    for epoch in range(1, train.epochs + 1):
+    for epoch in range(progress.epoch + 1, train.epochs + 1):
         started = time.perf_counter()
 
         # Optimise over the training split in a seeded random order.
@@ -190,37 +245,44 @@ def train_network(
             row["val_loss"] = val_loss
             row.update({f"val_{key}": value for key, value in _epoch_metrics(task, outputs, targets, scaler).items()})
         row["seconds"] = round(time.perf_counter() - started, 4)
-        history.append(row)
+        progress.history.append(row)
+
+        # Keep the best weights; the checkpoint then holds everything the next epoch needs.
+        stop = watched is not None and _track_best(progress, row, watched, stopping, network, task)
+        if checkpointing is not None and not stop and epoch < train.epochs:
+            _save_checkpoint(checkpointing, network, optimizer, progress, generator)
         context.reporter.epoch(epoch, train.epochs, row)
+        if stop:
+            context.reporter.status(f"early stopping after epoch {epoch}; best epoch {progress.best_epoch}")
+            break
 
-        # Keep the best weights and stop early when the watched metric stalls.
-        if watched:
-            value = row.get(watched)
-            if value is None:
-                raise ConfigError(
-                    f"train.early_stopping.metric '{watched}' is not computed for a {task} task",
-                    hint="use val_loss, val_accuracy for classification, or val_rmse/val_mae for regression",
-                )
-            if _improved(value, best_value, watched, stopping.min_delta):
-                best_value, best_epoch, stale_epochs = value, epoch, 0
-                best_state = {key: tensor.detach().clone() for key, tensor in network.state_dict().items()}
-            else:
-                stale_epochs += 1
-                if stale_epochs >= stopping.patience:
-                    context.reporter.status(f"early stopping after epoch {epoch}; best epoch {best_epoch}")
-                    break
-
-    if best_state is not None:
-        network.load_state_dict(best_state)
+    if progress.best_state is not None:
+        network.load_state_dict(progress.best_state)
     facts = {
         "device": str(device),
-        "epochs_run": len(history),
-        "best_epoch": best_epoch or len(history),
+        "epochs_run": len(progress.history),
+        "best_epoch": progress.best_epoch or len(progress.history),
         "loss": loss_name,
     }
     if watched:
         facts["early_stopping_metric"] = watched
-    return network, history, facts
+    return network, progress.history, facts
+
+
+def _track_best(progress: Progress, row: dict[str, Any], watched: str, stopping, network: nn.Module, task: str) -> bool:
+    """Record an improvement of the watched metric; return whether training should stop."""
+    value = row.get(watched)
+    if value is None:
+        raise ConfigError(
+            f"train.early_stopping.metric '{watched}' is not computed for a {task} task",
+            hint="use val_loss, val_accuracy for classification, or val_rmse/val_mae for regression",
+        )
+    if _improved(value, progress.best_value, watched, stopping.min_delta):
+        progress.best_value, progress.best_epoch, progress.stale_epochs = value, row["epoch"], 0
+        progress.best_state = {key: tensor.detach().clone() for key, tensor in network.state_dict().items()}
+        return False
+    progress.stale_epochs += 1
+    return progress.stale_epochs >= stopping.patience
 
 
 def save_network(

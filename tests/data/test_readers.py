@@ -201,16 +201,14 @@ def test_kmeans_more_clusters_than_rows(cli, tmp_path, write_config):
     assert "4 rows" in result.stderr
 
 
-def test_kmeans_few_distinct_points(tmp_path, write_config):
+def test_kmeans_few_distinct_points(cli, tmp_path, write_config):
     points = [[0, 0], [5, 5], [10, 0]]
     write_table(tmp_path / "twelve.csv", ["a", "b"], [points[index % 3] for index in range(12)])
     config = write_config("name: dups\ndataset: {path: twelve.csv}\nmodel: {type: kmeans, n_clusters: 5, n_init: 2}\n")
-    run = train_config(config, tmp_path / "runs").run.path
-    metrics = read_json(run / "metrics.json")
-    assert read_json(run / "run.json")["status"] == "completed"
-    assert metrics["distinct_points"] == 3
-    assert any("3 distinct points" in warning for warning in metrics["warnings"])
-    assert sum(metrics["cluster_sizes"]) == 12
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3, result.output
+    assert "n_clusters=5 but the data has only 3 distinct points (12 rows)" in result.stderr
+    assert "at most 3" in result.stderr
 
 
 # --- headers, splits and output precision ----------------------------------------------------------
