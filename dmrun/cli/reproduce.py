@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from dmrun.cli import RUNS_DIR_HELP, _install_sigterm, _runs_dir, _state, app, handle_errors, output
+from dmrun.cli import RUNS_DIR_HELP, _install_signal_handlers, _runs_dir, _state, app, handle_errors, output
 from dmrun.cli.compare import show_cell
 from dmrun.errors import EXIT_GATE
 
@@ -41,7 +41,7 @@ def reproduce(
         new_run.record["reproduces"] = original.get("id", original_path.name)
         new_run.write_record()
 
-    _install_sigterm()
+    _install_signal_handlers()
     try:
         outcome = run_experiment(loaded, folder, reporter, on_created=on_created)
     finally:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.markup import escape
 
-from dmrun.cli import EXPECT_HELP, RUNS_DIR_HELP, SET_HELP, _install_sigterm, _runs_dir, _state, app, handle_errors, output
+from dmrun.cli import EXPECT_HELP, RUNS_DIR_HELP, SET_HELP, _install_signal_handlers, _runs_dir, _state, app, handle_errors, output
 from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGINT, ConfigError
 
 GRID_HELP = "Values to try for a key, such as model.n_clusters=2,3,4 or 'model.hidden_sizes=[64],[128,64]'; repeatable."
@@ -92,7 +92,7 @@ def _run_trials(plan: Any, runs_dir: Path, jobs: int, quiet: bool) -> Any:
 
     from dmrun.runner import RunInterrupted
 
-    _install_sigterm()
+    _install_signal_handlers()
     try:
         if jobs == 1:
             _run_serial(tasks, plan, record, quiet)
