@@ -85,6 +85,7 @@ def build_mining_config(
     baskets: Optional[dict[str, Any]] = None,
     engine: str = "fim",
     plots: bool = True,
+    memory_budget: Optional[int] = None,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -144,6 +145,8 @@ def build_mining_config(
     }
     if max_rules is not None:
         model["max_rules"] = max_rules
+    if memory_budget is not None:
+        model["memory_budget_mb"] = memory_budget
     if min_count is not None:
         model["min_count"] = min_count
     else:
@@ -164,13 +167,22 @@ def build_mining_config(
 ENGINE_HELP = "fim (C code from pyfim, the default) or mlxtend; both give the same results."
 
 
-def basket_layout(layout: Optional[str], transaction_column: Optional[str], item_column: Optional[str]) -> dict[str, Any]:
+def basket_layout(
+    layout: Optional[str], transaction_column: Optional[str], item_column: Optional[str], ignore_items: Optional[str] = None
+) -> dict[str, Any]:
     """Return the ``dataset.baskets`` section the layout options describe."""
     _check_choice("--layout", layout, ("auto", "lines", "long", "onehot", "quantity"))
-    options = {"layout": layout, "transaction_column": transaction_column, "item_column": item_column}
+    ignored = [item.strip() for item in ignore_items.split(",") if item.strip()] if ignore_items else None
+    options = {
+        "layout": layout,
+        "transaction_column": transaction_column,
+        "item_column": item_column,
+        "ignore_items": ignored,
+    }
     return {key: value for key, value in options.items() if value is not None}
 
 
+BUDGET_HELP = "Memory in MB that mining may use before it is stopped (default: half of the machine's memory)."
 PLOTS_HELP = "Draw plots into the run's artifacts/plots/ (report.plots in a config)."
 
 
@@ -193,6 +205,7 @@ def rules(
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori or fpgrowth."),
     engine: str = typer.Option("fim", "--engine", help=ENGINE_HELP),
+    memory_budget: Optional[int] = typer.Option(None, "--memory-budget", help=BUDGET_HELP),
     top: int = typer.Option(10, "--top", "-n", help="Rules to show; all rules are written to the run folder."),
     sort_by: str = typer.Option("lift", "--sort-by", help=f"Measure that orders the rules: {METRICS}."),
     max_rules: Optional[int] = typer.Option(None, "--max-rules", help="Reject runs with more candidate rules than this (default 50,000,000)."),
@@ -201,6 +214,7 @@ def rules(
     layout: Optional[str] = typer.Option(None, "--layout", help="lines, long, onehot or quantity (see dataset.baskets.layout)."),
     transaction_column: Optional[str] = typer.Option(None, "--transaction-column", help="Column with the transaction id of a long, one-hot or quantity table."),
     item_column: Optional[str] = typer.Option(None, "--item-column", help="Column with the item name of a long table (default: item)."),
+    ignore_items: Optional[str] = typer.Option(None, "--ignore-items", help="Comma-separated items to drop, such as NONE."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -210,7 +224,7 @@ def rules(
     _state["json"] = as_json
     loaded = build_mining_config(
         data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
-        basket_layout(layout, transaction_column, item_column), engine=engine, plots=plots,
+        basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -224,12 +238,14 @@ def itemsets(
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori, fpgrowth, or fpmax for maximal itemsets only."),
     engine: str = typer.Option("fim", "--engine", help=ENGINE_HELP),
+    memory_budget: Optional[int] = typer.Option(None, "--memory-budget", help=BUDGET_HELP),
     top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
     layout: Optional[str] = typer.Option(None, "--layout", help="lines, long, onehot or quantity (see dataset.baskets.layout)."),
     transaction_column: Optional[str] = typer.Option(None, "--transaction-column", help="Column with the transaction id of a long, one-hot or quantity table."),
     item_column: Optional[str] = typer.Option(None, "--item-column", help="Column with the item name of a long table (default: item)."),
+    ignore_items: Optional[str] = typer.Option(None, "--ignore-items", help="Comma-separated items to drop, such as NONE."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print no progress, only the results."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -239,6 +255,6 @@ def itemsets(
     _state["json"] = as_json
     loaded = build_mining_config(
         data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
-        baskets=basket_layout(layout, transaction_column, item_column), engine=engine, plots=plots,
+        baskets=basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

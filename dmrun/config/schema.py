@@ -403,6 +403,13 @@ class RulesConfig(StrictModel):
         description="Rule generation is rejected before it starts when the itemsets allow more candidate "
         "rules than this (an itemset of k items gives 2^k - 2).",
     )
+    memory_budget_mb: int | None = Field(
+        None,
+        ge=64,
+        description="Memory the fim engine may use to mine itemsets, in MB; mining that passes it is stopped "
+        "with an error, and rule generation estimated to pass it is rejected before it starts. Default: half "
+        "of the machine's memory.",
+    )
     json_limit: int = Field(
         200_000,
         ge=0,

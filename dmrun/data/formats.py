@@ -46,6 +46,11 @@ def sniff(head: bytes) -> str:
     return "text"
 
 
+def _has_control_bytes(head: bytes) -> bool:
+    """Tell whether ``head`` has control bytes that text files do not contain (NUL and tabs aside)."""
+    return any(0 < byte < 32 and byte not in (9, 10, 11, 12, 13, 26) for byte in head)
+
+
 def read_head(path: Path, size: int = 16) -> bytes:
     try:
         with open(path, "rb") as stream:
@@ -82,6 +87,8 @@ def check_signature(path: Path, expected: str) -> None:
         "gzip": "a gzip file",
         "npz": "a ZIP archive (such as .npz or an Excel .xlsx)",
     }.get(found, f"a {found} file")
+    if found == "text" and _has_control_bytes(head):
+        described = "binary data of no known format"
     raise DataError(
         f"{path.name} is read as {expected}, but its content is {described} (first bytes {head[:8]!r})",
         hint=FORMAT_HINT,

@@ -144,7 +144,10 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
             skipinitialspace=True,
         )
     except (pd.errors.ParserError, ValueError) as err:
-        raise DataError(f"cannot parse {path.name} as a table with delimiter {delimiter!r}: {err}") from None
+        raise DataError(
+            f"cannot parse {path.name} as a table with delimiter {delimiter!r}: {err}",
+            hint="check the quotes and the number of fields on that row, or set dataset.delimiter",
+        ) from None
     if config.header:
         frame.columns = [str(column).strip() for column in frame.columns]
         _check_columns(frame, path)

@@ -8,25 +8,31 @@ a Python ``frozenset(...)`` repr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import pickle
+import select
+import signal
 import warnings
 from collections import Counter
 from itertools import chain, combinations
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from dmrun.config.schema import ExperimentConfig, RulesConfig
 from dmrun.data.types import Baskets
-from dmrun.errors import DataError
+from dmrun.errors import DataError, TrainerError
 from dmrun.rundir import atomic_target, write_atomic
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
 
 ITEM_SEPARATOR = "|"
-# Memory per kept rule: two itemset positions, three counts, a sort key and the sort order.
-RULE_BYTES = 2 * 4 + 3 * 4 + 8 + 8
+# Peak memory per kept rule, an estimate: two itemset positions and three counts, plus the
+# copies, sort keys and sort order that ordering the rules makes.
+RULE_BYTES = 80
 # Rules per block when writing CSV: bounds the memory of the measure columns.
 CSV_BLOCK = 1 << 20
 
@@ -75,6 +81,81 @@ def check_size(baskets: Baskets, settings: RulesConfig) -> int:
 
 def item_counts(transactions: list[list[str]]) -> dict[str, int]:
     return Counter(chain.from_iterable(transactions))
+
+
+def memory_budget(settings: RulesConfig) -> int:
+    """Return the mining memory budget in bytes: the configured one, or half the machine's memory."""
+    if settings.memory_budget_mb is not None:
+        return settings.memory_budget_mb * 2**20
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as stream:
+            return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def run_bounded(work: Callable[[], Any], budget: int, settings: RulesConfig) -> Any:
+    """Run ``work`` in a forked child process and return its result.
+
+    pyfim runs in C and never returns to Python until it is done, so neither a signal nor a
+    memory check could reach it in this process. The parent polls how much resident memory the
+    child has added since it started and kills it past ``budget``; a SIGINT or SIGTERM in the
+    parent kills it too. Without
+    ``os.fork`` (Windows), ``work`` runs here without the guard.
+    """
+    if not hasattr(os, "fork") or not os.path.exists("/proc/self/statm"):
+        return work()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: do the work, send the result, and leave without cleanup handlers
+        os.close(read_end)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            payload = pickle.dumps(("ok", work()), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as err:  # noqa: BLE001 - every failure is reported to the parent
+            payload = pickle.dumps(("error", f"{type(err).__name__}: {err}"))
+        with os.fdopen(write_end, "wb") as stream:
+            stream.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    # The child starts with the parent's pages, so the budget applies to what it adds to them.
+    start = _resident_bytes(pid)
+    peak = 0
+    try:
+        while True:
+            readable, _, _ = select.select([read_end], [], [], 0.05)
+            if readable:
+                chunk = os.read(read_end, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            peak = max(peak, _resident_bytes(pid) - start)
+            if peak > budget:
+                raise DataError(
+                    f"mining at min_support {settings.min_support:g} needed more than the memory budget of "
+                    f"{budget / 2**20:,.0f} MB and was stopped; the support is too low for this data",
+                    hint="raise the support (--support), limit the itemset length (--max-len), "
+                    "or raise memory_budget_mb (--memory-budget)",
+                )
+    finally:
+        os.close(read_end)
+        if not chunks or peak > budget:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    status, value = pickle.loads(b"".join(chunks))  # written by the child above, never by anyone else
+    if status != "ok":
+        raise TrainerError(f"mining failed: {value}")
+    return value
 
 
 def mine_with_fim(transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig, min_count: int) -> ItemsetTable:
@@ -178,28 +259,35 @@ def support_that_fits(table: ItemsetTable, limit: int) -> float | None:
 
 
 def check_rule_count(table: ItemsetTable, settings: RulesConfig) -> int:
-    """Reject rule generation whose candidate count exceeds ``settings.max_rules``.
+    """Reject rule generation whose candidate count exceeds ``settings.max_rules`` or the memory budget.
 
     The message gives the memory that generation would take and the ``--max-len`` and
     ``--support`` that would fit.
     """
     candidates = table.candidate_rules()
-    if candidates > settings.max_rules:
-        fitting = [length for length in range(2, table.longest) if table.candidate_rules(length) <= settings.max_rules]
+    budget = memory_budget(settings)
+    limit = min(settings.max_rules, budget // RULE_BYTES)
+    if candidates > limit:
+        fitting = [length for length in range(2, table.longest) if table.candidate_rules(length) <= limit]
         advice = [f"--max-len {fitting[-1]}"] if fitting else []
-        support = support_that_fits(table, settings.max_rules)
+        support = support_that_fits(table, limit)
         if support is not None and support <= 1:
             advice.append(f"--support {math.ceil(support * 10_000) / 10_000:g}")
         fits = f"{' or '.join(advice)} fits; " if advice else ""
-        memory = candidates * RULE_BYTES
-        size = f"{memory / 2**30:.1f} GB" if memory >= 2**30 else f"{max(1, round(memory / 2**20))} MB"
+        reason = f"max_rules {settings.max_rules:,}"
+        if limit < settings.max_rules:
+            reason = f"the memory budget of {_size(budget)}, about {limit:,} rules"
         raise DataError(
             f"{len(table):,} frequent itemsets (up to {table.longest} items) give {candidates:,} candidate rules "
-            f"(limit {settings.max_rules:,}); keeping them all would take about {size} of memory "
+            f"(limit: {reason}); keeping them all would take about {_size(candidates * RULE_BYTES)} of memory "
             "and several times that on disk",
-            hint=f"{fits}or raise max_rules (--max-rules) if you need them all",
+            hint=f"{fits}or raise max_rules (--max-rules) and memory_budget_mb (--memory-budget) if you need them all",
         )
     return candidates
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{max(1, round(count / 2**20))} MB"
 
 
 def _finite_or_none(values) -> list[Any]:
@@ -318,7 +406,9 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
         f"mining itemsets with {settings.algorithm} ({settings.engine}) at min_support {settings.min_support:g}"
     )
     if settings.engine == "fim":
-        table = mine_with_fim(data.transactions, counts, settings, min_count)
+        table = run_bounded(
+            lambda: mine_with_fim(data.transactions, counts, settings, min_count), memory_budget(settings), settings
+        )
     else:
         table = mine_with_mlxtend(data.transactions, settings)
     itemsets, itemset_counts = table.ordered()

@@ -294,7 +294,7 @@ def test_rule_count_guard_rejects(cli, tmp_path):
     baskets.write_text(f"{items}\n{items}\n", encoding="utf-8")
     result = cli("mine", "rules", baskets, "--support", "0.5", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 3
-    assert "candidate rules (limit 1,000)" in result.stderr
+    assert "candidate rules (limit: max_rules 1,000)" in result.stderr
     assert "--max-len" in result.stderr
     allowed = cli("mine", "rules", baskets, "--support", "0.5", "--max-len", "2", "--max-rules", "1000",
                   "--runs-dir", tmp_path / "runs")
@@ -353,3 +353,57 @@ def test_rule_count_guard_suggests_support(cli, tmp_path):
     assert "--support 0.25 fits" in result.stderr
     allowed = cli("mine", "rules", baskets, "--support", "0.25", "--max-rules", "1000", "--runs-dir", tmp_path / "runs")
     assert allowed.exit_code == 0, allowed.output
+
+
+def exploding_baskets(folder: Path) -> Path:
+    """Baskets of 30 of 40 items each: at a low support the itemsets run into the billions."""
+    import random
+
+    generator = random.Random(0)
+    lines = [",".join(generator.sample([f"i{index}" for index in range(40)], 30)) for _ in range(200)]
+    return write_baskets(folder, [line.split(",") for line in lines], "explode.csv")
+
+
+def test_mining_past_memory_budget_is_stopped(mine, tmp_path):
+    result, _ = mine("itemsets", exploding_baskets(tmp_path), "--support", "0.05", "--memory-budget", "100")
+    assert result.exit_code == 3
+    assert "needed more than the memory budget of 100 MB" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_mining_in_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import read_json, subprocess_env
+
+    data = exploding_baskets(tmp_path)
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dmrun", "mine", "itemsets", str(data), "--support", "0.05", "--runs-dir", str(runs), "-q"],
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(runs.glob("*/log.txt")) or "mining itemsets" not in next(runs.glob("*/log.txt")).read_text():
+        assert time.monotonic() < deadline, "mining did not start within 60 s"
+        time.sleep(0.2)
+    time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert read_json(next(runs.iterdir()) / "run.json")["status"] == "interrupted"
+
+
+def test_mine_ignore_items_option(mine, tmp_path):
+    data = tmp_path / "long.csv"
+    data.write_text("order,item\n1,bread\n1,NONE\n2,bread\n2,milk\n3,NONE\n", encoding="utf-8")
+    result, folder = mine(
+        "itemsets", data, "--layout", "long", "--transaction-column", "order", "--ignore-items", "NONE", "--support", "0.3"
+    )
+    assert result.exit_code == 0, result.output
+    assert frozenset({"NONE"}) not in itemsets_from_run(folder)
+    summary = read_json(folder / "data.json")
+    assert summary["ignored_items_dropped"] == 2
+    assert summary["transactions"] == 2
