@@ -15,7 +15,7 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_j
     JSON document: ``{"valid": bool, "configs": [{"path", "valid", "model", "dataset", "error"}]}``.
     """
     from dmrun.config.loading import load_config
-    from dmrun.data import check_reference
+    from dmrun.data import check_header_columns, check_reference
 
     failures = 0
     entries = []
@@ -24,6 +24,8 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_j
         try:
             loaded = load_config(path, overrides)
             check_reference(loaded.config.dataset, loaded.base_dir)
+            if loaded.config.model.type != "rules":
+                check_header_columns(loaded.config.dataset, loaded.base_dir)
             if loaded.config.sweep is not None:
                 from dmrun.sweep import plan_sweep
 

@@ -47,6 +47,46 @@ def check_reference(config: DatasetConfig, base_dir: Path) -> None:
             resolve_file(config.model_copy(update={"path": config.labels}), base_dir, "dataset.labels")
 
 
+def check_header_columns(config: DatasetConfig, base_dir: Path) -> None:
+    """Check the column names a CSV or TSV config uses against the file's header line.
+
+    Only the first line is read, so this suits ``dmrun validate``; other formats and
+    headerless files are not checked here.
+
+    Raises:
+        ConfigError: naming a column the header does not have, with the closest one.
+    """
+    import csv
+
+    from dmrun.data.readers import detect_delimiter
+    from dmrun.suggest import closest_hint
+
+    if config.name is not None or not config.header or config.format not in ("auto", "csv", "tsv"):
+        return
+    path = resolve_file(config, base_dir)
+    if file_format(path, config) not in ("csv", "tsv") or path.name.lower().endswith(".gz"):
+        return
+    try:
+        with open(path, encoding=config.encoding, errors="replace", newline="") as stream:
+            sample = stream.read(20000)
+    except OSError:
+        return  # reading errors are reported when the data is read
+    first = sample.split("\n", 1)[0].lstrip("\ufeff")
+    delimiter = config.delimiter or ("\t" if file_format(path, config) == "tsv" else detect_delimiter(sample))
+    header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter), [])]
+    named = [("dataset.target", config.target)] + [
+        (f"dataset.{setting}", column)
+        for setting in ("features", "exclude", "drop_columns")
+        for column in (getattr(config, setting, None) or [])
+    ]
+    for setting, column in named:
+        if column is not None and column not in header:
+            raise ConfigError(
+                f"{setting}: column '{column}' not found in the header of {path.name}",
+                hint=closest_hint(column, header, "columns"),
+            )
+
+
 def mining_dataset_config(config: DatasetConfig) -> DatasetConfig:
     """Return the dataset section rule mining reads: text files and basket layouts as baskets.
 

@@ -327,3 +327,16 @@ def test_section_check_points_at_section(cli, write_config):
     result = cli("validate", path)
     assert result.exit_code == 2
     assert f"{path}:3:1: train: the `train` section applies to mlp, cnn and rnn" in result.stderr
+
+
+def test_validate_checks_csv_header_columns(cli, write_config, tmp_path):
+    (tmp_path / "people.csv").write_text("Name;Survived;Age\nA;1;30\n", encoding="utf-8")
+    typo = write_config("dataset: {path: people.csv, target: Survivd}\nmodel: {type: tree}\n", name="typo.yaml")
+    result = cli("validate", typo)
+    assert result.exit_code == 2
+    assert "dataset.target: column 'Survivd' not found in the header of people.csv" in result.stderr
+    assert "did you mean 'Survived'" in result.stderr
+    dropped = write_config("dataset: {path: people.csv, target: Survived, drop_columns: [Nme]}\nmodel: {type: tree}\n", name="drop.yaml")
+    assert "dataset.drop_columns: column 'Nme'" in cli("validate", dropped).stderr
+    good = write_config("dataset: {path: people.csv, target: Survived, drop_columns: [Name]}\nmodel: {type: tree}\n", name="good.yaml")
+    assert cli("validate", good).exit_code == 0
