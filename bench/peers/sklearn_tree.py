@@ -20,8 +20,8 @@ from sklearn.tree import DecisionTreeClassifier
 path, target = sys.argv[1], sys.argv[2]
 frame = pd.read_csv(path, na_values=["?"], skipinitialspace=True)
 labels = frame.pop(target)
-text = [column for column in frame.columns if frame[column].dtype == object]
-numbers = [column for column in frame.columns if column not in text]
+numbers = [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])]
+text = [column for column in frame.columns if column not in numbers]
 prepare = ColumnTransformer(
     [
         ("text", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), text),
