@@ -13,13 +13,13 @@ CASES = [
     ("blank.csv", b"\n\n  \n", "blank.csv is empty"),
     ("header.csv", b"x,y\n", "header.csv has a header but 0 data rows"),
     ("target.csv", b"x,z\n1,2\n3,4\n5,6\n", "dataset.target: column 'y' not found"),
-    ("single.csv", b"x,y\n1,a\n2,a\n3,a\n4,a\n", "target 'y' has a single class ('a')"),
+    ("single.csv", b"x,y\n1,a\n2,a\n3,a\n4,a\n", "target 'y' has a single class: all 4 rows are 'a'"),
     (
         "text.csv",
         GOOD_ROWS.replace("\n7,", "\nseven,").encode(),
         "feature columns are not numeric: x (column 'x' has 'seven' in data row 8)",
     ),
-    ("inf.csv", GOOD_ROWS.replace("\n7,", "\ninf,").encode(), "feature columns have infinite values in the training split: x (1)"),
+    ("inf.csv", GOOD_ROWS.replace("\n7,", "\ninf,").encode(), "feature column 'x' has the non-finite value inf"),
     ("gap.csv", GOOD_ROWS.replace("\n7,", "\n,").encode(), "feature columns have missing values in the training split: x (1)"),
 ]
 
