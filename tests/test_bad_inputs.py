@@ -81,7 +81,7 @@ CASES = {
         "dataset: {name: adult_baskets}\nmodel: {type: rules, algorithm: fpmax}\n", 2, "fpmax"
     ),
     "rules-with-preprocess": config_case(
-        "dataset: {name: adult_baskets}\npreprocess: [{step: scale}]\nmodel: {type: rules}\n", 2, "remove the `preprocess` steps"
+        "dataset: {name: adult_baskets}\npreprocess: [{step: scale}]\nmodel: {type: rules}\n", 2, "not scale"
     ),
     "unknown-step": config_case(IRIS_MODEL + "preprocess: [{step: normalise}]\n", 2, "invalid value 'normalise'"),
     "zero-hidden-units": config_case(
