@@ -218,7 +218,7 @@ def quest_file(work: Path, size: int) -> Path:
 
 
 def smoke_cases(work: Path, runs: Path) -> list[Case]:
-    """One small synthetic rule-mining case with every peer, to check that the suite runs."""
+    """Return one small synthetic rule-mining case with every peer, to check that the suite runs."""
     path = quest_file(work, 2000)
     out = work / "peer-smoke.csv"
     commands = {
@@ -404,9 +404,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["rules", "scaling", "train", "startup", "reading"], action="append",
                         help="run only these groups (repeatable)")
     options = parser.parse_args()
-    repeat = options.repeat or (5 if options.full else 1 if options.smoke else 3)
+    mode = "quick"
+    if options.full:
+        mode = "full"
+    elif options.smoke:
+        mode = "smoke"
+    repeat = options.repeat or {"full": 5, "smoke": 1, "quick": 3}[mode]
     groups = set(options.only or ["rules", "scaling", "train", "startup", "reading"])
-    mode = "full" if options.full else "smoke" if options.smoke else "quick"
     if options.smoke:
         groups -= {"train", "reading"}
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}

@@ -179,12 +179,7 @@ def _predict_torch(run: Path, features):
     from dmrun.trainers.torch_loop import TargetScaler, predict, resolve_device
 
     spec = json.loads((run / "model" / "model.json").read_text(encoding="utf-8"))
-    network = build_network(spec)
-    try:
-        state = torch.load(run / "model" / "weights.pt", weights_only=True, map_location="cpu")
-        network.load_state_dict(state)
-    except Exception as err:  # noqa: BLE001 - a damaged or tampered weights file
-        raise RunDirError(f"cannot load model weights of {run}: {err}") from None
+    network = load_network(run, spec)
     inputs = torch.as_tensor(features, dtype=torch.float32)
     if "input_shape" in spec:
         inputs = inputs.view(-1, *spec["input_shape"])
@@ -196,6 +191,23 @@ def _predict_torch(run: Path, features):
         return probabilities.argmax(axis=1), probabilities
     scaler = TargetScaler(**spec["target_scaler"])
     return scaler.inverse(outputs.squeeze(-1).numpy()), None
+
+
+def load_network(run: Path, spec: dict[str, Any]):
+    """Rebuild the run's network and load its weights with ``weights_only=True``.
+
+    Raises:
+        RunDirError: when the weights file is damaged or was changed to hold other objects.
+    """
+    import torch
+
+    network = build_network(spec)
+    try:
+        state = torch.load(run / "model" / "weights.pt", weights_only=True, map_location="cpu")
+        network.load_state_dict(state)
+    except Exception as err:  # noqa: BLE001 - a damaged or tampered weights file
+        raise RunDirError(f"cannot load model weights of {run}: {err}") from None
+    return network
 
 
 def build_network(spec: dict[str, Any]):

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from dmrun.config.schema import ExperimentConfig
-from dmrun.errors import DataError, RunDirError
+from dmrun.errors import DataError
 
 
 def read_series(config: ExperimentConfig, target: str, data_path: Path):
@@ -53,7 +53,7 @@ def predict_forecast(run: Path, config: ExperimentConfig, data_path: Path):
     import pandas as pd
     import torch
 
-    from dmrun.predict import Predictions, build_network
+    from dmrun.predict import Predictions, load_network
     from dmrun.trainers.metrics import regression_metrics
     from dmrun.trainers.torch_loop import TargetScaler, predict, resolve_device
 
@@ -66,11 +66,7 @@ def predict_forecast(run: Path, config: ExperimentConfig, data_path: Path):
             f"series '{target}' in {data_path.name} has {len(series)} values; a forecast needs model.window ({window})",
             hint=f"give at least {window} values",
         )
-    network = build_network(spec)
-    try:
-        network.load_state_dict(torch.load(run / "model" / "weights.pt", weights_only=True, map_location="cpu"))
-    except Exception as err:  # noqa: BLE001 - a damaged or tampered weights file
-        raise RunDirError(f"cannot load model weights of {run}: {err}") from None
+    network = load_network(run, spec)
     scaler = TargetScaler(**spec["target_scaler"])
     scaled = scaler.transform(series).astype(np.float32)
     windows = np.stack([scaled[end - window : end] for end in range(window, len(series) + 1)])

@@ -176,7 +176,7 @@ def measures(count_rule: np.ndarray, count_a: np.ndarray, count_c: np.ndarray, n
 
 
 def _score(metric: str, count_rule: np.ndarray, count_a: np.ndarray, count_c: np.ndarray, n: int) -> np.ndarray:
-    """One measure for a block of candidates; confidence and support skip the others."""
+    """Compute one measure for a block of candidates, skipping the others for confidence and support."""
     if metric == "confidence":
         return ((count_rule / n) * n) / ((count_a / n) * n)
     if metric == "support":

@@ -106,7 +106,7 @@ def run_bounded(work: Callable[[], Any], budget: int, settings: RulesConfig) -> 
 
     pyfim runs in C and never returns to Python until it is done, so neither a signal nor a
     memory check could reach it in this process. The parent polls how much resident memory the
-    child has added since it started and kills it past ``budget``; a SIGINT or SIGTERM in the
+    child has added since it started and kills it past ``budget``. A SIGINT or SIGTERM in the
     parent kills it too. Without
     ``os.fork`` (Windows), ``work`` runs here without the guard.
     """
@@ -242,7 +242,7 @@ def rules_with_mlxtend(table: ItemsetTable, settings: RulesConfig) -> Rules:
 def support_that_fits(table: ItemsetTable, limit: int) -> float | None:
     """Return the lowest support whose itemsets give at most ``limit`` candidate rules.
 
-    Raising the support only removes itemsets from ``table``, so the answer needs no new mining.
+    Raising the support only removes itemsets from ``table``, so no new mining is needed.
     """
     lengths = [k for k in sorted(table.counts) if k >= 2]
     if not lengths:
