@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -48,15 +49,26 @@ def write_config(tmp_path) -> Callable[..., Path]:
 
 @pytest.fixture
 def cli() -> Callable[..., CliResult]:
-    """Invoke the dmrun app in-process with typer's CliRunner (stdout and stderr kept apart)."""
+    """Run the ``dmrun`` entry point in-process, as the script does, with stdout and stderr kept apart."""
     from typer.testing import CliRunner
 
-    from dmrun.cli import app
+    from dmrun.cli import main
 
     def invoke(*args: str | Path) -> CliResult:
-        result = CliRunner().invoke(app, [str(arg) for arg in args])
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return CliResult(result.exit_code, result.stdout, result.stderr)
+        saved_argv = sys.argv
+        sys.argv = ["dmrun", *(str(arg) for arg in args)]
+        with CliRunner().isolation() as (stdout, stderr, _):
+            try:
+                main()
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code
+                if code is None:
+                    code = 0
+                elif not isinstance(code, int):
+                    code = 1
+            finally:
+                sys.argv = saved_argv
+            return CliResult(code, stdout.getvalue().decode(), stderr.getvalue().decode())
 
     return invoke

@@ -107,7 +107,7 @@ CASES = {
     "resume-unknown-run": Case(["train", "--resume", "nope"], 2, "no run matches 'nope'"),
     "resume-with-set": Case(["train", "--resume", "nope", "--set", "seed=1"], 2, "--set cannot be used with it"),
     "train-without-config": Case(["train"], 2, "missing argument CONFIG"),
-    "unknown-option": config_case(IRIS_MODEL, 2, "No such option: --epochs", "--epochs", "3"),
+    "unknown-option": config_case(IRIS_MODEL, 2, "no such option: --epochs", "--epochs", "3"),
     "support-zero": Case(["mine", "rules", "--support", "0"], 2, "--support: 0 is outside (0, 1]"),
     "support-percentage": Case(["mine", "rules", "--support", "5"], 2, "if 5 is a percentage, use 0.05"),
     "confidence-above-one": Case(["mine", "rules", "--confidence", "2"], 2, "--confidence: 2 is outside [0, 1]"),

@@ -374,11 +374,22 @@ from dmrun.cli import report as _report  # noqa: E402,F401  registers the report
 def main() -> None:
     """Entry point of the ``dmrun`` script.
 
-    Click reports usage errors itself and exits with code 2. With ``--json`` on the command
-    line, a failure that printed no JSON document yet prints one, so stdout always contains one.
+    Usage errors found by the option parser are printed as ``error:`` and ``hint:`` lines, like
+    every other error, and exit with code 2. With ``--json`` on the command line, a failure that
+    printed no JSON document yet prints one, so stdout always contains one.
     """
+    usage_error: dict[str, str] = {}
+    output.begin_invocation()
     try:
-        app()
+        try:
+            result = app(standalone_mode=False)
+        except typer.TyperException as error:
+            usage_error.update(_report_usage_error(error))
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            output.stderr.print("[yellow]aborted[/]")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
     except KeyboardInterrupt:
         output.stderr.print("[yellow]interrupted[/]")
         sys.exit(EXIT_SIGINT)
@@ -404,10 +415,43 @@ def main() -> None:
                     "exit_code": code,
                     "error": {
                         "type": "UsageError",
-                        "message": "invalid command line; the usage error is on stderr",
-                        "hint": "run the command with --help",
+                        "message": usage_error.get("message", "invalid command line; the error is on stderr"),
+                        "hint": usage_error.get("hint", "run the command with --help"),
                         "details": [],
                     },
                 }
             )
         raise
+
+
+def _report_usage_error(error: Exception) -> dict[str, str]:
+    """Print a usage error from the option parser as ``error:`` and ``hint:`` lines."""
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "dmrun"
+    if type(error).__name__ == "NoArgsIsHelpError":
+        sys.stderr.write(error.format_message().rstrip() + "\n")
+        return {"message": f"'{command}' needs a command or an argument", "hint": f"run '{command} --help'"}
+    message = error.format_message().strip()
+    message = message[:1].lower() + message[1:]
+    typed = _option_text(getattr(error, "param", None))
+    if typed is not None:
+        message += f" (got {typed!r})"
+    hint = f"run '{command} --help' to see the commands and options"
+    output.stderr.print(f"[bold red]error:[/] {output.escape_text(message)}")
+    output.stderr.print(f"[yellow]hint:[/] {output.escape_text(hint)}")
+    return {"message": message, "hint": hint}
+
+
+def _option_text(param: Any) -> str | None:
+    """Find the text typed on the command line for an option that failed to parse."""
+    names = getattr(param, "opts", None) or []
+    if getattr(param, "param_type_name", None) != "option":
+        return None
+    arguments = sys.argv[1:]
+    for index, token in enumerate(arguments):
+        for name in names:
+            if token == name and index + 1 < len(arguments):
+                return arguments[index + 1]
+            if name.startswith("--") and token.startswith(name + "="):
+                return token[len(name) + 1 :]
+    return None

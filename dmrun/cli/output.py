@@ -53,6 +53,11 @@ def print_json(document: dict[str, Any]) -> None:
     _printed["json"] = True
 
 
+def begin_invocation() -> None:
+    """Forget the JSON document of an earlier invocation in this process (tests call the CLI in-process)."""
+    _printed["json"] = False
+
+
 def json_printed() -> bool:
     """Tell whether this process has written a JSON document to stdout."""
     return _printed["json"]
@@ -90,12 +95,12 @@ def error_document(error: BaseException, run_dir: str | None) -> dict[str, Any]:
 
 
 def print_error(error: DmrunError) -> None:
-    stderr.print(f"[bold red]error:[/] {_escape(error.message)}")
+    stderr.print(f"[bold red]error:[/] {escape_text(error.message)}")
     if isinstance(error, ConfigError):
         for detail in error.details:
-            stderr.print(_escape(detail))
+            stderr.print(escape_text(detail))
     if error.hint:
-        stderr.print(f"[yellow]hint:[/] {_escape(error.hint)}")
+        stderr.print(f"[yellow]hint:[/] {escape_text(error.hint)}")
 
 
 def print_unexpected(error: BaseException, verbose: bool) -> None:
@@ -106,12 +111,12 @@ def print_unexpected(error: BaseException, verbose: bool) -> None:
     if verbose:
         lines = traceback.format_exception(type(error), error, error.__traceback__)
         sys.stderr.write(redact_secrets("".join(lines)))
-    stderr.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {_escape(str(error))}")
+    stderr.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {escape_text(str(error))}")
     if not verbose:
         stderr.print("[yellow]hint:[/] run again with --verbose to see the traceback")
 
 
-def _escape(text: str) -> str:
+def escape_text(text: str) -> str:
     """Redact secret-looking values and escape rich markup in text shown on the console."""
     from rich.markup import escape
 
@@ -144,7 +149,7 @@ def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
     for column in header:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_escape(str(cell)) for cell in row))
+        table.add_row(*(escape_text(str(cell)) for cell in row))
     stdout.print(table)
 
 
@@ -186,7 +191,7 @@ class ConsoleReporter:
 
     def status(self, message: str) -> None:
         if not self.quiet:
-            stderr.print(f"[dim]·[/] {_escape(message)}")
+            stderr.print(f"[dim]·[/] {escape_text(message)}")
 
     def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
         if self.quiet:

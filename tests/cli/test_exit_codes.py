@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import make_run
+from helpers import make_run, strict_json
 
 GOOD = "dataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3}\n"
 BAD = "dataset: {name: iris}\nmodel: {type: kmeans, k: 3}\n"
@@ -51,3 +51,29 @@ def test_exit_code(cli, tmp_path, monkeypatch, args, code):
     files["text"].write_text("not json", encoding="utf-8")
     result = cli(*(arg.format(**files) for arg in args))
     assert result.exit_code == code, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("mine", "rules", "--support", "abc"), "invalid value for '--support' / '-s'"),
+        (("mine", "rules", "--support=abc"), "(got 'abc')"),
+        (("train", "--bogus", "x"), "no such option: --bogus"),
+        (("trian",), "no such command 'trian'. Did you mean 'train'?"),
+    ],
+)
+def test_parser_usage_errors_use_error_and_hint_lines(cli, args, fragment):
+    result = cli(*args)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: ") and fragment in lines[0]
+    assert lines[1].startswith("hint: run '") and "--help" in lines[1]
+    assert "Usage:" not in result.stderr and "Traceback" not in result.output
+
+
+def test_parser_usage_error_json_carries_the_message(cli):
+    result = cli("mine", "rules", "--support", "abc", "--json")
+    document = strict_json(result.stdout)
+    assert document["exit_code"] == 2
+    assert "(got 'abc')" in document["error"]["message"]
+    assert document["error"]["hint"].startswith("run '")
