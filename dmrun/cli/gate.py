@@ -47,6 +47,9 @@ def gate(
     reference = _baseline_metrics(baseline, folder) if baseline is not None else None
     verdicts = gating.evaluate(parsed, measured, reference)
     failed = [verdict for verdict in verdicts if not verdict["passed"]]
+    warnings = _data_mismatch(measured, reference)
+    for warning in warnings:
+        output.stderr.print(f"[yellow]warning:[/] {output.escape_text(warning)}")
 
     if junit is not None:
         write_atomic(junit, gating.junit_xml(verdicts, measured, reference))
@@ -63,6 +66,7 @@ def gate(
                 "baseline": _describe(reference) if reference else None,
                 "passed": not failed,
                 "exit_code": exit_code,
+                "warnings": warnings,
                 "rules": verdicts,
             }
         )
@@ -107,6 +111,27 @@ def _baseline_metrics(reference: str, runs_dir: Path):
         return Metrics(label=f"baseline {candidate}", values=load_metrics_file(candidate), kind="file", path=str(candidate))
     run = _run_metrics(reference, runs_dir)
     return Metrics(label=f"baseline {run.label}", values=run.values, kind="run", path=run.path)
+
+
+def _data_mismatch(run: Any, baseline: Any) -> list[str]:
+    """Warn when the run and a baseline run saw different data, so their metrics may not compare."""
+    from dmrun.rundir import read_json_file
+
+    if baseline is None or baseline.kind != "run":
+        return []
+    sides = [read_json_file(Path(side.path) / "data.json") for side in (run, baseline)]
+    sides = [side if isinstance(side, dict) else {} for side in sides]
+    warnings = []
+    for key in ("fingerprint", "source", "rows", "transactions"):
+        values = [side.get(key) for side in sides]
+        if None not in values and values[0] != values[1]:
+            shown = [str(value)[:16] if key == "fingerprint" else str(value) for value in values]
+            warnings.append(
+                f"the run and the baseline saw different data: {key} {shown[0]} against {shown[1]}; "
+                "compare runs on the same data for a meaningful gate"
+            )
+            break
+    return warnings
 
 
 def _describe(metrics: Any) -> dict[str, Any]:

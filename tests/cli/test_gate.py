@@ -176,3 +176,21 @@ def test_gate_report_folder_checked_first(cli, runs, tmp_path):
     result = cli("gate", RUN, "--runs-dir", runs, "--junit", tmp_path / "missing" / "gate.xml", "--rule", "loss < 1")
     assert result.exit_code == 2
     assert "--junit folder does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("run_data", "warned"),
+    [
+        ({"source": "iris", "fingerprint": "f" * 64, "rows": 150}, False),
+        ({"source": "iris", "fingerprint": "0" * 64, "rows": 150}, True),
+        ({"source": "wine", "rows": 178}, True),
+    ],
+)
+def test_gate_warns_on_different_data(cli, runs, run_data, warned):
+    (runs / BASE / "data.json").write_text(json.dumps({"source": "iris", "fingerprint": "f" * 64, "rows": 150}))
+    (runs / RUN / "data.json").write_text(json.dumps(run_data))
+    result = cli("gate", RUN, "--rule", "accuracy >= baseline - 0.01", "--baseline", BASE, "--runs-dir", runs, "--json")
+    document = strict_json(result.stdout)
+    assert result.exit_code == 0
+    assert ("saw different data" in result.stderr) is warned
+    assert bool(document["warnings"]) is warned
