@@ -114,7 +114,7 @@ def _baseline_metrics(reference: str, runs_dir: Path):
 
 
 def _data_mismatch(run: Any, baseline: Any) -> list[str]:
-    """Warn when the run and a baseline run saw different data, so their metrics may not compare."""
+    """List a warning when the run and a baseline run saw different data, so their metrics may not compare."""
     from dmrun.rundir import read_json_file
 
     if baseline is None or baseline.kind != "run":
@@ -125,9 +125,9 @@ def _data_mismatch(run: Any, baseline: Any) -> list[str]:
     for key in ("fingerprint", "source", "rows", "transactions"):
         values = [side.get(key) for side in sides]
         if None not in values and values[0] != values[1]:
-            shown = [str(value)[:16] if key == "fingerprint" else str(value) for value in values]
+            labels = [str(value)[:16] if key == "fingerprint" else str(value) for value in values]
             warnings.append(
-                f"the run and the baseline saw different data: {key} {shown[0]} against {shown[1]}; "
+                f"the run and the baseline saw different data: {key} {labels[0]} against {labels[1]}; "
                 "compare runs on the same data for a meaningful gate"
             )
             break
