@@ -252,6 +252,10 @@ def run_document(path: Path) -> Document:
     """Build the report of one run: what ran, metrics, plots, rules or tree, data, config, environment."""
     run = RunFolder.read(path)
     images = [image for image in map(_image, run.plots()) if image is not None]
+    if not any(image.filename == "learning_curves.png" for image in images):
+        partial = _curves_from_history(run)
+        if partial is not None:
+            images.insert(0, partial)
     sections = [
         Section("Summary", [_summary_table(run)]),
         Section("Metrics", _metrics_blocks(run)),
@@ -268,6 +272,21 @@ def run_document(path: Path) -> Document:
     ]
     subtitle = f"{run.algorithm or 'unknown algorithm'} · {run.record.get('status')} · started {run.record.get('started')}"
     return Document(title=f"Run {run.id}", subtitle=subtitle, sections=sections)
+
+
+def _curves_from_history(run: RunFolder) -> Image | None:
+    """Draw learning curves from history.csv for a run that left no plot, such as a failed one."""
+    history = run.history()
+    if history is None or history.empty or not {"epoch", "train_loss"} <= set(history.columns):
+        return None
+    from dmrun.reports import charts
+    from dmrun.reports.figures import plotting, png_bytes
+
+    with plotting():
+        png = png_bytes(charts.learning_curves({"this run": history}, loss_name=run.metrics.get("loss")))
+    epochs = len(history)
+    caption = f"learning curves of the {epochs} recorded epoch{'s' if epochs != 1 else ''} (run {run.record.get('status')})"
+    return Image(caption, png, "learning_curves.png")
 
 
 # --- two runs ------------------------------------------------------------------------------------

@@ -272,3 +272,23 @@ def test_report_help_imports_nothing_heavy():
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
+
+
+def test_failed_run_report_draws_recorded_epochs(cli, tmp_path):
+    from helpers import make_run
+
+    run = make_run(tmp_path / "runs", "20260101-120000-net-abcdef", None, status="failed", algorithm="mlp")
+    (run / "history.csv").write_text(
+        "epoch,train_loss,val_loss,val_accuracy\n1,1.2,1.3,0.5\n2,0.8,0.9,0.7\n3,0.6,0.8,0.75\n", encoding="utf-8"
+    )
+    page = report_html(cli, run)
+    assert page.count('src="data:image/png;base64,') == 1
+    assert "learning curves of the 3 recorded epochs (run failed)" in page
+
+
+def test_failed_run_without_history_has_no_plot(cli, tmp_path):
+    from helpers import make_run
+
+    run = make_run(tmp_path / "runs", "20260101-120000-net-abcdef", None, status="failed", algorithm="mlp")
+    page = report_html(cli, run)
+    assert 'src="data:image/png;base64,' not in page
