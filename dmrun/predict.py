@@ -228,7 +228,8 @@ def build_network(spec: dict[str, Any]):
     from dmrun.trainers.rnn import RecurrentNetwork
 
     if spec.get("task") == "forecasting":
-        return RecurrentNetwork(1, 1, settings)  # one value per step in, the next value out
+        # One value per input column and step in, one value per forecast step out.
+        return RecurrentNetwork(len(spec.get("inputs", [spec["series"]])), spec.get("horizon", 1), settings)
     return RecurrentNetwork(spec["sequence_shape"][1], spec["n_outputs"], settings)
 
 

@@ -127,7 +127,10 @@ class DatasetConfig(StrictModel):
         default_factory=list, description="Columns removed right after reading, such as row ids."
     )
     features: list[str] | None = Field(
-        None, min_length=1, description="Feature columns to use; all others except the target are removed."
+        None,
+        min_length=1,
+        description="Feature columns to use; all others except the target are removed. Forecasting: the "
+        "columns whose past values the network reads besides the target series.",
     )
     exclude: list[str] = Field(
         default_factory=list, description="Columns not to use as features; the target cannot be excluded."
@@ -316,7 +319,13 @@ class RNNConfig(StrictModel):
     num_layers: int = Field(1, ge=1, le=8, description="Stacked recurrent layers.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between stacked layers.")
     bidirectional: bool = Field(False, description="Read sequences in both directions (classification and regression).")
-    window: int = Field(12, ge=1, description="Forecasting: past values used to predict the next one.")
+    window: int = Field(12, ge=1, description="Forecasting: past time steps the network reads for each forecast.")
+    horizon: int = Field(
+        1,
+        ge=1,
+        description="Forecasting: future values predicted from each window; the network outputs one value "
+        "per step, and metrics are reported per step and over all steps.",
+    )
     sequence_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
         None,
         min_length=2,
