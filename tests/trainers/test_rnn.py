@@ -171,3 +171,9 @@ def test_missing_input_column(tmp_path, write_config, cli):
     result = cli("train", config, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 3
     assert "dataset.features: column(s) rain not found" in result.stderr
+
+
+def test_predict_rejects_labels(trained, tmp_path, cli):
+    result = cli("predict", trained, tmp_path / "series.csv", "--labels", tmp_path / "series.csv")
+    assert result.exit_code == 2
+    assert "--labels applies to runs that predict one label or value per row, not to forecasting runs" in result.stderr
