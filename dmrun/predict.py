@@ -104,7 +104,11 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
             hint="remove them from the file; the model expects: " + ", ".join(expected),
         )
     retyped = [
-        column for column in trained_numeric if column in present and not pd.api.types.is_numeric_dtype(frame[column])
+        column
+        for column in trained_numeric
+        if column in present
+        and not pd.api.types.is_numeric_dtype(frame[column])
+        and not pd.api.types.is_datetime64_any_dtype(frame[column])
     ]
     if retyped:
         examples = {column: frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()] for column in retyped}

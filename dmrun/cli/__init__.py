@@ -340,7 +340,7 @@ def predict(
         raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
     result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels)
     if as_json:
-        records = json.loads(result.frame.to_json(orient="records", force_ascii=False))
+        records = json.loads(result.frame.to_json(orient="records", force_ascii=False, date_format="iso"))
         output.print_json({"predictions": records, "metrics": result.metrics})
         return
     text = result.frame.to_csv(index=False)
