@@ -81,11 +81,16 @@ class DatasetConfig(StrictModel):
     path: str | None = Field(
         None, description="Data file, relative to the config file's folder. Give `name` or `path`."
     )
-    format: Literal["auto", "csv", "tsv", "parquet", "jsonl", "arff", "npy", "npz", "idx", "basket"] = Field(
+    format: Literal["auto", "csv", "tsv", "parquet", "jsonl", "arff", "npy", "npz", "idx", "xlsx", "basket"] = Field(
         "auto",
         description="File format. `auto` infers it from the file name: .csv .tsv .parquet .jsonl/.ndjson .arff "
-        ".npy .npz, `-idx3-ubyte` (MNIST IDX, also .gz) and .dat/.basket for baskets. `basket` reads "
+        ".npy .npz, `-idx3-ubyte` (MNIST IDX, also .gz), .xlsx/.xlsm (Excel, needs `pip install 'dmrun[excel]'`) "
+        "and .dat/.basket for baskets. `basket` reads "
         "transactions in the layout `baskets.layout` names; rule mining reads every file as baskets.",
+    )
+    sheet: Annotated[int, Field(ge=0)] | str | None = Field(
+        None,
+        description="Excel: the worksheet to read, by name or by 0-based index; default: the first sheet.",
     )
     labels: str | None = Field(
         None,
