@@ -99,8 +99,8 @@ def cut_windows(inputs: np.ndarray, target: np.ndarray, window: int, horizon: in
         target: scaled target series, shape (steps,).
         window: input time steps per pair.
         horizon: target values per pair.
-        first: position of the first last-target of the part.
-        stop: position after the last one.
+        first: position of the part's first value.
+        stop: position after the part's last value.
 
     Returns:
         Inputs (N, window, columns), targets (N, horizon) and the position of each pair's first
