@@ -89,10 +89,9 @@ def fit(config: ExperimentConfig, data: SupervisedData | SeriesData, context: Tr
 def cut_windows(inputs: np.ndarray, target: np.ndarray, window: int, horizon: int, first: int, stop: int):
     """Cut the (window, next ``horizon`` values) pairs whose last target lies in ``first..stop-1``.
 
-    A pair belongs to the part of the series that contains its last target, so a window whose
+    A pair belongs to the part of the series that contains its last target. So a window whose
     targets cross into validation or test is a validation or test window, and no training
-    target lies after the start of the validation part. Each window contains only values before
-    its first target.
+    target lies in a later part. Each window contains only values before its first target.
 
     Args:
         inputs: scaled input columns, shape (steps, columns).
@@ -183,8 +182,8 @@ def forecast_table(label: str, times: list, actual: np.ndarray, forecast: np.nda
     """Return the header and rows of forecast.csv: one row per test window.
 
     The time column labels each window's first target. One step gives the columns ``actual``,
-    ``forecast`` and ``naive_forecast``; a horizon H gives ``actual_step1``, ``forecast_step1``
-    up to step H, then ``naive_forecast``, the last value before the first target.
+    ``forecast`` and ``naive_forecast``. A horizon H gives ``actual_step1``, ``forecast_step1``
+    up to step H, then ``naive_forecast``, which is the last value before the first target.
     """
     horizon = actual.shape[1]
     if horizon == 1:
