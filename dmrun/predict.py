@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from dmrun import sklearn_format
-from dmrun.config.schema import ExperimentConfig
+from dmrun.config.schema import DatasetConfig, ExperimentConfig
 from dmrun.errors import ConfigError, DataError, RunDirError
 
 SUPPORTED = ("mlp", "nn", "cnn", "rnn", "tree", "kmeans")
@@ -40,11 +40,14 @@ def _read_run_config(run: Path) -> ExperimentConfig:
         raise RunDirError(f"cannot read the config of run {run}: {err}") from None
 
 
-def read_new_table(config: ExperimentConfig, data_path: Path):
+def read_new_table(config: ExperimentConfig, data_path: Path, labels_path: Path | None = None):
     """Read new data with the run's dataset options; the format comes from the new file's name.
 
-    The run's ``labels`` file is not read (an IDX or .npy of images gives features only), and
-    no row sample is drawn.
+    The run's ``labels`` file is not read. An IDX or .npy file of images or features gets its
+    labels from ``labels_path`` when given, as a ``label`` column, and no row sample is drawn.
+
+    Raises:
+        ConfigError: for a missing data or labels file, or labels given for another format.
     """
     from dmrun.data import read_file
     from dmrun.data.types import Table
@@ -52,15 +55,32 @@ def read_new_table(config: ExperimentConfig, data_path: Path):
     if not data_path.is_file():
         raise ConfigError(f"data file not found: {data_path}")
     dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "auto", "labels": None})
+    if labels_path is not None:
+        dataset = dataset.model_copy(update={"labels": str(check_labels_file(dataset, data_path, labels_path))})
     table = read_file(data_path, dataset, data_path.parent, seed=None)
     if not isinstance(table, Table):
         raise DataError(f"{data_path.name} was read as basket data, but the model needs a table")
     return table
 
 
-def _read_table(config: ExperimentConfig, data_path: Path):
+def check_labels_file(dataset: DatasetConfig, data_path: Path, labels_path: Path) -> Path:
+    """Return the absolute path of ``--labels`` after checking that it exists and fits DATA's format."""
+    from dmrun.data import file_format
+
+    kind = file_format(data_path, dataset)
+    if kind not in ("idx", "npy"):
+        raise ConfigError(
+            f"--labels pairs a labels file with IDX or .npy data, but {data_path.name} is read as {kind}",
+            hint="for a table, put the labels in the target column of DATA and drop --labels",
+        )
+    if not labels_path.is_file():
+        raise ConfigError(f"--labels file not found: {labels_path}")
+    return labels_path.resolve()
+
+
+def _read_table(config: ExperimentConfig, data_path: Path, labels_path: Path | None = None):
     """Read new data as ``read_new_table`` does and drop the split's group and time columns, as in training."""
-    frame = read_new_table(config, data_path).frame
+    frame = read_new_table(config, data_path, labels_path).frame
     split = config.dataset.split
     split_columns = [column for column in (split.group_by, split.time_column) if column and column in frame.columns]
     return frame.drop(columns=split_columns)
@@ -84,7 +104,11 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
             hint="remove them from the file; the model expects: " + ", ".join(expected),
         )
     retyped = [
-        column for column in trained_numeric if column in present and not pd.api.types.is_numeric_dtype(frame[column])
+        column
+        for column in trained_numeric
+        if column in present
+        and not pd.api.types.is_numeric_dtype(frame[column])
+        and not pd.api.types.is_datetime64_any_dtype(frame[column])
     ]
     if retyped:
         examples = {column: frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()] for column in retyped}
@@ -95,11 +119,15 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
         )
 
 
-def predict_run(run: Path, data_path: Path) -> Predictions:
+def predict_run(run: Path, data_path: Path, labels_path: Path | None = None) -> Predictions:
     """Predict for every row of ``data_path`` with the model of ``run``.
 
+    ``labels_path`` is the labels file of IDX or .npy data: its values become the target
+    column, so the predictions are scored.
+
     Raises:
-        ConfigError: for a run whose algorithm has no predict step, or a missing data file.
+        ConfigError: for a run whose algorithm has no predict step, a missing data or labels
+            file, or labels for a run that does not predict rows.
         DataError: when the data does not match the training columns.
         RunDirError: when the run's model files are missing or fail the safety check.
     """
@@ -115,11 +143,17 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
         )
     config = _read_run_config(run)
     kind = config.model.type
+    forecasting = kind == "rnn" and config.dataset.task == "forecasting"
+    if labels_path is not None and (kind == "rules" or forecasting):
+        raise ConfigError(
+            f"--labels applies to runs that predict one label or value per row, not to {'forecasting' if forecasting else 'rule mining'} runs",
+            hint="drop --labels",
+        )
     if kind == "rules":
         from dmrun.predict_rules import predict_rules
 
         return predict_rules(run, config, data_path)
-    if kind == "rnn" and config.dataset.task == "forecasting":
+    if forecasting:
         from dmrun.predict_forecast import predict_forecast
 
         return predict_forecast(run, config, data_path)
@@ -132,7 +166,7 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
     summary = json.loads((run / "data.json").read_text(encoding="utf-8"))
     target = summary.get("target")
     numeric = {entry["name"] for entry in summary["columns"] if not entry["dtype"].startswith(("object", "str", "string", "category"))}
-    frame = _read_table(config, data_path)
+    frame = _read_table(config, data_path, labels_path)
     check_columns(frame, columns["input_columns"], target, numeric & set(columns["input_columns"]))
 
     pipeline_path = run / "model" / "pipeline.json"
@@ -228,7 +262,8 @@ def build_network(spec: dict[str, Any]):
     from dmrun.trainers.rnn import RecurrentNetwork
 
     if spec.get("task") == "forecasting":
-        return RecurrentNetwork(1, 1, settings)  # one value per step in, the next value out
+        # One value per input column and step in, one value per forecast step out.
+        return RecurrentNetwork(len(spec.get("inputs", [spec["series"]])), spec.get("horizon", 1), settings)
     return RecurrentNetwork(spec["sequence_shape"][1], spec["n_outputs"], settings)
 
 

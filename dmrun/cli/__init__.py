@@ -321,7 +321,12 @@ def list_command() -> None:
 @handle_errors
 def predict(
     run: str = typer.Argument(..., help="Run folder path, a unique prefix of a run id, or latest."),
-    data: Path = typer.Argument(..., help="Table with the columns the model was trained on (CSV or TSV)."),
+    data: Path = typer.Argument(
+        ..., help="Data with the columns the model was trained on: a table, or IDX or .npy images or features."
+    ),
+    labels: Optional[Path] = typer.Option(
+        None, "--labels", help="IDX or .npy labels file for IDX or .npy DATA; the predictions are then scored."
+    ),
     output_file: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the predictions as CSV here instead of stdout."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print predictions and metrics as one JSON document."),
@@ -333,9 +338,9 @@ def predict(
     _state["json"] = as_json
     if output_file is not None and not output_file.parent.is_dir():
         raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
-    result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data)
+    result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels)
     if as_json:
-        records = json.loads(result.frame.to_json(orient="records", force_ascii=False))
+        records = json.loads(result.frame.to_json(orient="records", force_ascii=False, date_format="iso"))
         output.print_json({"predictions": records, "metrics": result.metrics})
         return
     text = result.frame.to_csv(index=False)

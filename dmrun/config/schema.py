@@ -81,11 +81,16 @@ class DatasetConfig(StrictModel):
     path: str | None = Field(
         None, description="Data file, relative to the config file's folder. Give `name` or `path`."
     )
-    format: Literal["auto", "csv", "tsv", "parquet", "jsonl", "arff", "npy", "npz", "idx", "basket"] = Field(
+    format: Literal["auto", "csv", "tsv", "parquet", "jsonl", "arff", "npy", "npz", "idx", "xlsx", "basket"] = Field(
         "auto",
         description="File format. `auto` infers it from the file name: .csv .tsv .parquet .jsonl/.ndjson .arff "
-        ".npy .npz, `-idx3-ubyte` (MNIST IDX, also .gz) and .dat/.basket for baskets. `basket` reads "
+        ".npy .npz, `-idx3-ubyte` (MNIST IDX, also .gz), .xlsx/.xlsm (Excel, needs `pip install 'dmrun[excel]'`) "
+        "and .dat/.basket for baskets. `basket` reads "
         "transactions in the layout `baskets.layout` names; rule mining reads every file as baskets.",
+    )
+    sheet: Annotated[int, Field(ge=0)] | str | None = Field(
+        None,
+        description="Excel: the worksheet to read, by name or by 0-based index; default: the first sheet.",
     )
     labels: str | None = Field(
         None,
@@ -127,7 +132,10 @@ class DatasetConfig(StrictModel):
         default_factory=list, description="Columns removed right after reading, such as row ids."
     )
     features: list[str] | None = Field(
-        None, min_length=1, description="Feature columns to use; all others except the target are removed."
+        None,
+        min_length=1,
+        description="Feature columns to use; all others except the target are removed. Forecasting: the "
+        "columns whose past values the network reads besides the target series.",
     )
     exclude: list[str] = Field(
         default_factory=list, description="Columns not to use as features; the target cannot be excluded."
@@ -316,7 +324,13 @@ class RNNConfig(StrictModel):
     num_layers: int = Field(1, ge=1, le=8, description="Stacked recurrent layers.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout between stacked layers.")
     bidirectional: bool = Field(False, description="Read sequences in both directions (classification and regression).")
-    window: int = Field(12, ge=1, description="Forecasting: past values used to predict the next one.")
+    window: int = Field(12, ge=1, description="Forecasting: past time steps the network reads for each forecast.")
+    horizon: int = Field(
+        1,
+        ge=1,
+        description="Forecasting: future values predicted from each window; the network outputs one value "
+        "per step, and metrics are reported per step and over all steps.",
+    )
     sequence_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
         None,
         min_length=2,

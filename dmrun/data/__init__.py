@@ -7,7 +7,7 @@ from pathlib import Path
 from dmrun.config.schema import DatasetConfig
 from dmrun.data.builtin import BUILTIN_DATASETS
 from dmrun.data.types import Baskets, Table
-from dmrun.errors import ConfigError
+from dmrun.errors import ConfigError, DataError
 from dmrun.suggest import closest_hint
 
 BASKET_SUFFIXES = (".dat", ".basket", ".baskets")
@@ -154,6 +154,8 @@ SUFFIX_FORMATS = {
     ".npz": "npz",
     "-ubyte": "idx",
     ".idx": "idx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
 }
 
 
@@ -162,6 +164,11 @@ def file_format(path: Path, config: DatasetConfig) -> str:
     if config.format != "auto":
         return config.format
     name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".xls"):
+        raise DataError(
+            f"{path.name} is an old binary Excel workbook (.xls), which dmrun does not read",
+            hint="open it in Excel or LibreOffice and save it as .xlsx or CSV",
+        )
     if name.endswith(BASKET_SUFFIXES):
         return "basket"
     for suffix, kind in SUFFIX_FORMATS.items():
@@ -205,6 +212,10 @@ def read_table_file(path: Path, config: DatasetConfig, kind: str, base_dir: Path
         return formats.read_npz(path, config)
     if kind == "idx":
         return formats.read_idx(path, config, base_dir)
+    if kind == "xlsx":
+        from dmrun.data.excel import read_xlsx
+
+        return read_xlsx(path, config)
     formats.check_signature(path, kind)
     delimiter = "\t" if kind == "tsv" and config.delimiter is None else config.delimiter
     return readers.read_table(path, config, delimiter)

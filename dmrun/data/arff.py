@@ -2,7 +2,8 @@
 
 The header declares the relation and one ``@attribute NAME TYPE`` per column, where TYPE is
 ``numeric``, ``real``, ``integer``, a nominal list ``{a, b, 'c d'}``, ``string`` or ``date
-[format]``. Names and values may be quoted with ``'`` or ``"``. Lines starting with ``%`` are
+[format]``, where the format is a Java ``SimpleDateFormat`` pattern and ISO 8601 is the default.
+Dates become datetime64 columns, in UTC when the format has a time zone. Names and values may be quoted with ``'`` or ``"``. Lines starting with ``%`` are
 comments and ``?`` marks a missing value. After ``@data`` each row lists every value (dense) or
 only the non-zero ones as ``{index value, ...}`` (sparse); an omitted sparse value is 0, which
 for a nominal attribute is its first value. A trailing ``{weight}`` after a dense row is ignored.
@@ -27,7 +28,7 @@ class Attribute:
     name: str
     kind: str  # numeric, nominal, string or date
     values: list[str] = field(default_factory=list)
-    date_format: str | None = None
+    date_format: DateFormat | None = None  # None: ISO 8601
 
 
 def split_values(text: str, path: Path, line_number: int) -> list[str]:
@@ -108,12 +109,123 @@ def parse_attribute(rest: str, path: Path, line_number: int) -> Attribute:
     if lowered.split()[0] == "string":
         return Attribute(name, "string")
     if lowered.split()[0] == "date":
-        date_format = spec.split(None, 1)[1].strip().strip("'\"") if len(spec.split(None, 1)) > 1 else None
+        pattern = spec.split(None, 1)[1].strip() if len(spec.split(None, 1)) > 1 else None
+        if pattern is not None and pattern[:1] in ("'", '"') and pattern.endswith(pattern[0]) and len(pattern) > 1:
+            pattern = pattern[1:-1]
+        date_format = None
+        if pattern:
+            try:
+                date_format = parse_date_format(pattern)
+            except ValueError as err:
+                raise DataError(
+                    f"{path.name} line {line_number}: attribute '{name}': {err}",
+                    hint="supported letters: yyyy yy MM MMM dd HH hh a mm ss SSS E Z X, and 'quoted text'",
+                ) from None
         return Attribute(name, "date", date_format=date_format)
     raise DataError(
         f"{path.name} line {line_number}: attribute '{name}' has type '{spec.split()[0]}', which dmrun does not read",
         hint="supported types: numeric, real, integer, {nominal values}, string, date",
     )
+
+
+# Java SimpleDateFormat letters and the strptime directive each one becomes, by run length.
+# A run uses the entry of the longest listed length not above its own (yyyy uses 3, EEE uses 1).
+DATE_LETTERS: dict[str, dict[int, str]] = {
+    "y": {1: "%Y", 2: "%y", 3: "%Y"},
+    "M": {1: "%m", 2: "%m", 3: "%b", 4: "%B"},
+    "d": {1: "%d"},
+    "H": {1: "%H"},
+    "h": {1: "%I"},
+    "a": {1: "%p"},
+    "m": {1: "%M"},
+    "s": {1: "%S"},
+    "S": {1: "%f"},
+    "E": {1: "%a", 4: "%A"},
+    "Z": {1: "%z"},
+    "X": {1: "%z"},
+}
+ZONE_LETTERS = ("Z", "X")
+
+
+@dataclass
+class DateFormat:
+    """A Java date pattern translated for ``pandas.to_datetime``."""
+
+    pattern: str
+    strptime: str
+    has_zone: bool
+    hour_only_zone: bool  # a single X, whose offsets look like +08 and need minutes appended
+
+
+def parse_date_format(pattern: str) -> DateFormat:
+    """Translate a Java ``SimpleDateFormat`` pattern into a strptime format.
+
+    Letters are read in runs (``yyyy``, ``MM``), text in single quotes is literal (``''`` is
+    one quote), and other characters are literal.
+
+    Raises:
+        ValueError: for a pattern letter that has no strptime equivalent, such as ``z`` or ``D``.
+    """
+    parts: list[str] = []
+    has_zone = hour_only_zone = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "'":
+            literal, index = _quoted_literal(pattern, index)
+            parts.append(literal.replace("%", "%%"))
+            continue
+        if not char.isalpha():
+            parts.append("%%" if char == "%" else char)
+            index += 1
+            continue
+        run = 1
+        while index + run < len(pattern) and pattern[index + run] == char:
+            run += 1
+        if char not in DATE_LETTERS:
+            raise ValueError(f"the date format letter {char!r} in {pattern!r} is not supported")
+        lengths = DATE_LETTERS[char]
+        parts.append(lengths[max(length for length in lengths if length <= run)])
+        has_zone = has_zone or char in ZONE_LETTERS
+        hour_only_zone = hour_only_zone or (char == "X" and run == 1)
+        index += run
+    return DateFormat(pattern, "".join(parts), has_zone, hour_only_zone)
+
+
+def _quoted_literal(pattern: str, start: int) -> tuple[str, int]:
+    """Return the text of the quoted section at ``start`` and the index after it; ``''`` is one quote."""
+    if pattern.startswith("''", start):
+        return "'", start + 2
+    text: list[str] = []
+    index = start + 1
+    while index < len(pattern):
+        if pattern[index] != "'":
+            text.append(pattern[index])
+            index += 1
+        elif pattern.startswith("''", index):
+            text.append("'")
+            index += 2
+        else:
+            return "".join(text), index + 1
+    raise ValueError(f"unclosed quote in the date format {pattern!r}")
+
+
+def parse_dates(values, date_format: DateFormat | None):
+    """Parse date strings into datetime64 values; a value that does not fit the format becomes NaT.
+
+    Without a format the values are ISO 8601. Values with a time zone are converted to UTC.
+    """
+    import pandas as pd
+
+    series = pd.Series(values, dtype=object)
+    if date_format is None:
+        try:
+            return pd.to_datetime(series, errors="coerce", format="ISO8601")
+        except ValueError:  # some values carry an offset and others none, so align them in UTC
+            return pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
+    if date_format.hour_only_zone:
+        series = series.str.replace(r"([+-]\d\d)$", r"\g<1>00", regex=True)
+    return pd.to_datetime(series, errors="coerce", format=date_format.strptime, utc=date_format.has_zone)
 
 
 def _is_comment(line: str) -> bool:
@@ -208,14 +320,14 @@ def _convert(raw_columns: list[list[Any]], attributes: list[Attribute], first_li
                     )
             data[attribute.name] = pd.Series(values, dtype=object).where(~missing, np.nan)
         elif attribute.kind == "date":
-            series = pd.Series(values, dtype=object)
-            parsed = pd.to_datetime(series, errors="coerce", format="ISO8601" if attribute.date_format is None else "mixed")
+            parsed = parse_dates(values, attribute.date_format)
             bad = np.flatnonzero(parsed.isna().to_numpy() & ~missing)
             if len(bad):
+                expected = attribute.date_format.pattern if attribute.date_format else "ISO 8601 (yyyy-MM-dd'T'HH:mm:ss)"
                 raise DataError(
-                    f"{path.name} line {first_lines[bad[0]]}: attribute '{attribute.name}' is a date, "
-                    f"but {values[bad[0]]!r} is not a date",
-                    hint="write dates as yyyy-MM-dd'T'HH:mm:ss, or ? for a missing value",
+                    f"{path.name} line {first_lines[bad[0]]}: attribute '{attribute.name}' is a date in the format "
+                    f"{expected}, but the value is {values[bad[0]]!r}",
+                    hint="fix the value or the format in the @attribute line, or write ? for a missing value",
                 )
             data[attribute.name] = parsed
         else:

@@ -1,5 +1,7 @@
 """Readers for binary and structured table formats: Parquet, JSON Lines, NumPy, IDX.
 
+Excel workbooks have their own module, ``dmrun.data.excel``.
+
 Each reader returns a ``Table`` whose ``summary`` records what the reader did (rows read, rows
 dropped and why, arrays or columns used). A file whose first bytes belong to another format than
 its name implies is rejected with a message naming both, before any parser reads it.
@@ -24,6 +26,8 @@ SIGNATURES = {
     "gzip": b"\x1f\x8b",
 }
 EMPTY_ZIP = b"PK\x05\x06"
+# Old binary Office files (.xls, .doc) are OLE2 compound documents.
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # IDX element types: type code -> big-endian NumPy dtype.
 IDX_TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -41,9 +45,22 @@ def sniff(head: bytes) -> str:
     for name, signature in SIGNATURES.items():
         if head.startswith(signature):
             return name
+    if head.startswith(OLE2):
+        return "xls"
     if len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in IDX_TYPES and 1 <= head[3] <= 4:
         return "idx"
     return "text"
+
+
+def is_xlsx(path: Path) -> bool:
+    """Tell whether the ZIP archive at ``path`` is an Excel workbook (it has ``xl/workbook.xml``)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _has_control_bytes(head: bytes) -> bool:
@@ -77,15 +94,17 @@ def check_signature(path: Path, expected: str) -> None:
         except (OSError, EOFError) as err:
             raise DataError(f"{path.name} is not a valid gzip file: {err}") from None
     found = sniff(head)
-    wanted = expected if expected in ("parquet", "npy", "npz", "idx") else "text"
+    if found == "npz" and is_xlsx(path):
+        found = "xlsx"
+    wanted = expected if expected in ("parquet", "npy", "npz", "idx", "xlsx") else "text"
     if found == wanted:
-        return
-    if wanted == "npz" and found == "npz":
         return
     described = {
         "text": "a text file",
         "gzip": "a gzip file",
-        "npz": "a ZIP archive (such as .npz or an Excel .xlsx)",
+        "npz": "a ZIP archive (such as .npz)",
+        "xlsx": "an Excel workbook (.xlsx)",
+        "xls": "an old binary Office file, such as an Excel .xls workbook",
     }.get(found, f"a {found} file")
     if found == "text" and _has_control_bytes(head):
         described = "binary data of no known format"

@@ -55,7 +55,11 @@ class ClusteringData:
 
 @dataclass
 class SeriesData:
-    """One numeric series split in time order into train, validation and test parts."""
+    """One numeric series split in time order into train, validation and test parts.
+
+    ``inputs`` holds every input column over the whole series, shape (steps, columns), in the
+    order of ``input_columns``; the first column is the target series itself.
+    """
 
     train: Any
     val: Any
@@ -64,6 +68,8 @@ class SeriesData:
     summary: dict[str, Any] = field(default_factory=dict)
     time_column: str | None = None
     times: list[Any] | None = None
+    inputs: Any = None
+    input_columns: list[str] = field(default_factory=list)
 
 
 def infer_task(series, declared: str | None) -> str:
@@ -323,7 +329,14 @@ def prepare_clustering(table: Table, config: ExperimentConfig) -> ClusteringData
 
 
 def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
-    """Cut the target column, in file order, into train, validation and test parts."""
+    """Cut the target column, in time order, into train, validation and test parts.
+
+    The network reads the target and, when ``dataset.features`` is set, those columns too.
+
+    Raises:
+        DataError: for a missing or non-numeric value in an input column, or a series too short
+            for ``model.window`` and ``model.horizon``.
+    """
     import numpy as np
     import pandas as pd
 
@@ -335,33 +348,20 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
         order = np.argsort(time_values(table.frame, time_column), kind="stable")
         table.frame = table.frame.iloc[order].reset_index(drop=True)
         summary["split_method"] = f"time-ordered by '{time_column}'"
-    values = pd.to_numeric(table.frame[target], errors="coerce")
-    if values.isna().any():
-        position = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise DataError(
-            f"series '{target}' has a missing or non-numeric value at row {position + 1}",
-            hint="forecasting needs a complete numeric series; fill or remove the gap in the file",
-        )
-    check_finite(values.to_frame(), "series")
-    series = values.to_numpy(dtype=np.float64)
-    split = config.dataset.split
-    n_test = max(1, int(round(len(series) * split.test_size)))
-    n_val = int(round(len(series) * split.val_size))
-    n_train = len(series) - n_test - n_val
-    window = getattr(config.model, "window", 1)
-    if n_train <= window:
-        raise DataError(
-            f"series '{target}' has {len(series)} values; the training part ({n_train}) must be longer "
-            f"than model.window ({window})",
-            hint="lower model.window or dataset.split.test_size",
-        )
+    input_columns = series_input_columns(target, config.dataset.features, time_column)
+    inputs = numeric_series(table.frame, input_columns, "forecasting needs complete numeric series; fill or remove the gap in the file")
+    check_finite(pd.DataFrame(inputs, columns=input_columns), "series")
+    series = inputs[:, 0]
+    n_train, n_val, n_test = series_split_sizes(target, len(series), config)
     summary.update(
         target=target,
         task="forecasting",
         split={"train": n_train, "validation": n_val, "test": n_test, "order": "time (no shuffling)"},
     )
+    if len(input_columns) > 1:
+        summary["inputs"] = input_columns
     # The first other column, when there is one, labels the time steps (a date or a year).
-    others = [column for column in table.frame.columns if column != target]
+    others = [column for column in table.frame.columns if column not in input_columns]
     time_column = time_column or (others[0] if others else None)
     times = table.frame[time_column].tolist() if time_column else None
     return SeriesData(
@@ -372,7 +372,70 @@ def prepare_series(table: Table, config: ExperimentConfig) -> SeriesData:
         summary=summary,
         time_column=time_column,
         times=times,
+        inputs=inputs,
+        input_columns=input_columns,
     )
+
+
+def series_input_columns(target: str, features: list[str] | None, time_column: str | None) -> list[str]:
+    """Return the columns a forecaster reads: the target first, then the chosen features."""
+    extra = [column for column in features or [] if column not in (target, time_column)]
+    return [target, *dict.fromkeys(extra)]
+
+
+def numeric_series(frame, columns: list[str], hint: str):
+    """Return ``frame[columns]`` as a float64 array of shape (rows, columns).
+
+    Raises:
+        DataError: naming the column and the row (from 1) of the first missing or non-numeric value.
+    """
+    import numpy as np
+    import pandas as pd
+
+    arrays = []
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any():
+            position = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DataError(
+                f"series '{column}' has a missing or non-numeric value at row {position + 1}: "
+                f"{frame[column].iloc[position]!r}",
+                hint=hint,
+            )
+        arrays.append(values.to_numpy(dtype=np.float64))
+    return np.stack(arrays, axis=1)
+
+
+def series_split_sizes(target: str, length: int, config: ExperimentConfig) -> tuple[int, int, int]:
+    """Return the train, validation and test lengths of a series, checked against the window.
+
+    Raises:
+        DataError: when no training window fits, or the test part is shorter than the horizon.
+    """
+    split = config.dataset.split
+    n_test = max(1, int(round(length * split.test_size)))
+    n_val = int(round(length * split.val_size))
+    n_train = length - n_test - n_val
+    window = getattr(config.model, "window", 1)
+    horizon = getattr(config.model, "horizon", 1)
+    if horizon == 1 and n_train <= window:
+        raise DataError(
+            f"series '{target}' has {length} values; the training part ({n_train}) must be longer "
+            f"than model.window ({window})",
+            hint="lower model.window or dataset.split.test_size",
+        )
+    if n_train < window + horizon:
+        raise DataError(
+            f"series '{target}' has {length} values; the training part ({n_train}) must hold at least "
+            f"model.window + model.horizon ({window} + {horizon}) values",
+            hint="lower model.window, model.horizon or dataset.split.test_size",
+        )
+    if n_test < horizon:
+        raise DataError(
+            f"series '{target}' has a test part of {n_test} values, shorter than model.horizon ({horizon})",
+            hint="raise dataset.split.test_size or lower model.horizon",
+        )
+    return n_train, n_val, n_test
 
 
 def _require_split_columns(frame, columns: list[str], source: str) -> None:

@@ -174,15 +174,32 @@ def _build_step(index: int, step: Any, frame):
 
 
 def _prepare_text_columns(frame):
-    """Give text columns one dtype scikit-learn encoders accept (object, with NaN for missing)."""
+    """Give text columns one dtype scikit-learn encoders accept (object, with NaN for missing).
+
+    Date and time columns become seconds since 1970-01-01 UTC (float64, NaN for a missing
+    date), so scaling, trees and networks read them as numbers. A time without a zone counts
+    as UTC.
+    """
     import numpy as np
     import pandas as pd
 
     frame = frame.copy()
     for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]):
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = epoch_seconds(frame[column])
+        elif not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
     return frame
+
+
+def epoch_seconds(values):
+    """Return datetime64 values as float seconds since 1970-01-01 UTC; NaT becomes NaN."""
+    import numpy as np
+
+    if values.dt.tz is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    nanoseconds = values.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+    return np.where(values.isna().to_numpy(), np.nan, nanoseconds / 1e9)
 
 
 def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:

@@ -206,9 +206,17 @@ def forecast_series(series: Any, forecast: Any):
         if len(part) and shades[name]:
             axis.axvspan(positions[start], positions[end - 1], color=shades[name], alpha=0.8, zorder=0, label=f"{name} part")
         start = end
-    test_positions = positions[len(values) - len(series.test) :]
-    axis.plot(test_positions, forecast["forecast"], color="#d62728", linewidth=1.6, label="forecast (one step ahead)")
-    axis.plot(test_positions, forecast["naive_forecast"], color="#7f7f7f", linestyle=":", linewidth=1.2, label="naive forecast (last value)")
+    # Row i of forecast.csv is the test window whose last target is the i-th test point.
+    horizon = forecast_horizon(forecast)
+    ends = np.arange(len(values) - len(forecast), len(values))
+    if horizon == 1:
+        axis.plot(positions[ends], forecast["forecast"], color="#d62728", linewidth=1.6, label="forecast (one step ahead)")
+    else:
+        for step, color in ((1, "#d62728"), (horizon, "#9467bd")):
+            at = positions[ends - horizon + step]
+            axis.plot(at, forecast[f"forecast_step{step}"], color=color, linewidth=1.4, label=f"forecast ({step} step{'s' if step > 1 else ''} ahead)")
+    naive_at = positions[ends - horizon + 1]
+    axis.plot(naive_at, forecast["naive_forecast"], color="#7f7f7f", linestyle=":", linewidth=1.2, label="naive forecast (last value)")
     axis.set(
         title=f"Forecast of {series.name}: {len(series.train)} train, {len(series.val)} validation, {len(series.test)} test points",
         xlabel=series.time_column or "position in the series",
@@ -217,6 +225,13 @@ def forecast_series(series: Any, forecast: Any):
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="upper left", ncol=3)
     return figure
+
+
+def forecast_horizon(forecast: Any) -> int:
+    """Return the number of steps in forecast.csv: 1, or the count of ``forecast_stepN`` columns."""
+    if "forecast" in forecast.columns:
+        return 1
+    return sum(1 for column in forecast.columns if str(column).startswith("forecast_step"))
 
 
 def _numeric_times(times: Sequence[Any] | None, count: int) -> np.ndarray:

@@ -98,7 +98,15 @@ def draw_roc_pr(source: PlotSource):
 def draw_predicted_vs_actual(source: PlotSource):
     forecast = source.table("artifacts/forecast.csv")
     if forecast is not None:
-        return charts.predicted_vs_actual(forecast["actual"], forecast["forecast"], "one-step forecast, test part")
+        horizon = charts.forecast_horizon(forecast)
+        if horizon == 1:
+            return charts.predicted_vs_actual(forecast["actual"], forecast["forecast"], "one-step forecast, test part")
+        import pandas as pd
+
+        steps = range(1, horizon + 1)
+        actual = pd.concat([forecast[f"actual_step{step}"] for step in steps], ignore_index=True)
+        predicted = pd.concat([forecast[f"forecast_step{step}"] for step in steps], ignore_index=True)
+        return charts.predicted_vs_actual(actual, predicted, f"forecasts of steps 1 to {horizon}, test part")
     frame = source.predictions
     if frame is None or source.class_names is not None:
         return None

@@ -34,6 +34,27 @@ def regression_metrics(y_true, y_pred) -> dict[str, float]:
     return metrics
 
 
+def forecast_metrics(actual, forecast, naive) -> dict[str, Any]:
+    """Score (N, horizon) forecasts over all steps and, for several steps, at each step.
+
+    The overall metrics pool every step; ``rmse_step1``, ``naive_rmse_step1`` and so on
+    follow for each step when the horizon is above 1.
+    """
+    metrics = regression_metrics(actual.ravel(), forecast.ravel())
+    naive_metrics = regression_metrics(actual.ravel(), naive.ravel())
+    metrics.update({f"naive_{key}": value for key, value in naive_metrics.items() if key in ("mse", "rmse", "mae")})
+    metrics["rmse_skill_vs_naive"] = 1 - metrics["rmse"] / naive_metrics["rmse"] if naive_metrics["rmse"] > 0 else None
+    horizon = actual.shape[1]
+    for step in range(1, horizon + 1) if horizon > 1 else ():
+        model_step = regression_metrics(actual[:, step - 1], forecast[:, step - 1])
+        naive_step = regression_metrics(actual[:, step - 1], naive[:, step - 1])
+        metrics[f"rmse_step{step}"] = model_step["rmse"]
+        metrics[f"mae_step{step}"] = model_step["mae"]
+        metrics[f"naive_rmse_step{step}"] = naive_step["rmse"]
+        metrics[f"naive_mae_step{step}"] = naive_step["mae"]
+    return metrics
+
+
 def write_confusion_matrix(path: Path, matrix: list[list[int]], classes: list[Any]) -> None:
     """Write the confusion matrix with the original class labels; rows are true, columns predicted."""
     names = [str(label) for label in classes]

@@ -1,4 +1,4 @@
-"""Recurrent networks (LSTM, GRU, plain RNN) for sequences and one-step forecasting."""
+"""Recurrent networks (LSTM, GRU, plain RNN) for sequences and multi-step forecasting."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dmrun.data.prepare import SeriesData, SupervisedData
 from dmrun.errors import ConfigError
 from dmrun.rundir import write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
-from dmrun.trainers.metrics import regression_metrics
+from dmrun.trainers.metrics import forecast_metrics
 from dmrun.trainers.torch_loop import (
     Split,
     TargetScaler,
@@ -86,49 +86,76 @@ def fit(config: ExperimentConfig, data: SupervisedData | SeriesData, context: Tr
     )
 
 
-def make_windows(history: np.ndarray, values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Build (window, next value) pairs whose targets are ``values``.
+def cut_windows(inputs: np.ndarray, target: np.ndarray, window: int, horizon: int, first: int, stop: int):
+    """Cut the (window, next ``horizon`` values) pairs whose last target lies in ``first..stop-1``.
 
-    ``history`` contains the values just before ``values``, and its last ``window`` entries give
-    the context of the first target, so no input window contains its own target or a later value.
+    A pair belongs to the part of the series that contains its last target. So a window whose
+    targets cross into validation or test is a validation or test window, and no training
+    target lies in a later part. Each window contains only values before its first target.
+
+    Args:
+        inputs: scaled input columns, shape (steps, columns).
+        target: scaled target series, shape (steps,).
+        window: input time steps per pair.
+        horizon: target values per pair.
+        first: position of the part's first value.
+        stop: position after the part's last value.
+
+    Returns:
+        Inputs (N, window, columns), targets (N, horizon) and the position of each pair's first
+        target (N,).
     """
-    joined = np.concatenate([history[-window:], values]) if len(history) else values
-    offset = len(joined) - len(values)
-    starts = range(max(offset, window), len(joined))
-    inputs = np.stack([joined[index - window : index] for index in starts]) if len(starts) else np.empty((0, window))
-    targets = np.array([joined[index] for index in starts], dtype=np.float32)
-    return inputs.astype(np.float32), targets
+    starts = np.arange(max(first, window + horizon - 1), stop) - horizon + 1
+    windows = np.empty((len(starts), window, inputs.shape[1]), dtype=np.float32)
+    targets = np.empty((len(starts), horizon), dtype=np.float32)
+    for row, start in enumerate(starts):
+        windows[row] = inputs[start - window : start]
+        targets[row] = target[start : start + horizon]
+    return windows, targets, starts
+
+
+def fit_scalers(data: SeriesData) -> list[TargetScaler]:
+    """Fit one standardising scaler per input column on the training part only."""
+    train_rows = data.inputs[: len(data.train)]
+    return [TargetScaler.fit(data.train), *(TargetScaler.fit(train_rows[:, column]) for column in range(1, train_rows.shape[1]))]
+
+
+def scale_inputs(inputs: np.ndarray, scalers: list[TargetScaler]) -> np.ndarray:
+    """Standardise each column of ``inputs`` (steps, columns) with its own scaler."""
+    return np.stack([scaler.transform(inputs[:, column]) for column, scaler in enumerate(scalers)], axis=1)
 
 
 def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainContext) -> TrainResult:
-    """Train a one-step-ahead forecaster from windows of past values and compare it with the naive forecast."""
+    """Train a forecaster of the next ``horizon`` values and compare it with the naive forecast."""
     seed_everything(config.seed)
     settings: RNNConfig = config.model
-    window = settings.window
-    scaler = TargetScaler.fit(data.train)
+    window, horizon = settings.window, settings.horizon
+    scalers = fit_scalers(data)
+    scaler = scalers[0]
+    scaled = scale_inputs(data.inputs, scalers)
+    scaled_target = scaled[:, 0]
+    n_train, n_val = len(data.train), len(data.val)
 
-    def split(history: np.ndarray, values: np.ndarray) -> tuple[Split, np.ndarray, np.ndarray]:
-        inputs, targets = make_windows(scaler.transform(history), scaler.transform(values), window)
-        tensor = torch.as_tensor(inputs).unsqueeze(-1)  # (N, window, 1)
-        return Split(tensor, torch.as_tensor(targets)), inputs, targets
+    def split(first: int, stop: int) -> tuple[Split, np.ndarray]:
+        windows, targets, starts = cut_windows(scaled, scaled_target, window, horizon, first, stop)
+        # One output per step; a one-step forecaster keeps the flat (N,) targets.
+        targets = targets[:, 0] if horizon == 1 else targets
+        return Split(torch.as_tensor(windows), torch.as_tensor(targets)), starts
 
-    train_split, _, _ = split(np.empty(0, dtype=np.float32), data.train)
-    val_split = split(data.train, data.val)[0] if len(data.val) else None
-    before_test = np.concatenate([data.train, data.val])
-    test_split, _, _ = split(before_test, data.test)
+    train_split, _ = split(0, n_train)
+    val_split = split(n_train, n_train + n_val)[0] if n_val else None
+    test_split, test_starts = split(n_train + n_val, len(scaled))
 
-    network = RecurrentNetwork(1, 1, settings)
+    network = RecurrentNetwork(len(scalers), horizon, settings)
     network, history, facts = train_network(network, train_split, val_split, "forecasting", config, context, scaler)
 
-    # One-step forecasts on the test part, against the naive "same as last value" forecast.
-    outputs = predict(network, test_split.inputs, resolve_device(config.train.device))
-    forecast = scaler.inverse(outputs.squeeze(-1).numpy())
-    actual = data.test
-    naive = np.concatenate([before_test[-1:], actual[:-1]])  # the previous actual value
-    metrics = regression_metrics(actual, forecast)
-    naive_metrics = regression_metrics(actual, naive)
-    metrics.update({f"naive_{key}": value for key, value in naive_metrics.items() if key in ("mse", "rmse", "mae")})
-    metrics["rmse_skill_vs_naive"] = 1 - metrics["rmse"] / naive_metrics["rmse"] if naive_metrics["rmse"] > 0 else None
+    # Forecasts on the test windows, against the naive "same as last value" forecast.
+    outputs = predict(network, test_split.inputs, resolve_device(config.train.device))  # (N, horizon)
+    forecast = scaler.inverse(outputs.numpy()).reshape(len(test_starts), horizon)
+    series = data.inputs[:, 0]
+    actual = np.stack([series[start : start + horizon] for start in test_starts])  # (N, horizon)
+    naive = np.repeat(series[test_starts - 1][:, None], horizon, axis=1)  # the last value before each window's targets
+    metrics = forecast_metrics(actual, forecast, naive)
     metrics.update(facts)
     metrics["final_train_loss"] = history[-1]["train_loss"]
 
@@ -136,17 +163,37 @@ def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainConte
         "model": json_spec(config),
         "task": "forecasting",
         "window": window,
+        "horizon": horizon,
         "series": data.name,
         "target_scaler": {"mean": scaler.mean, "std": scaler.std},
     }
+    if len(scalers) > 1:
+        spec["inputs"] = data.input_columns
+        spec["input_scalers"] = [{"mean": extra.mean, "std": extra.std} for extra in scalers[1:]]
     artifacts = save_network(network, spec, context)
-    start = len(before_test)
-    times = data.times[start:] if data.times is not None else range(start, start + len(actual))
-    write_csv(
-        context.artifacts / "forecast.csv",
-        [data.time_column or "position", "actual", "forecast", "naive_forecast"],
-        # Forecasts come from float32 arithmetic, so 7 significant digits are all they carry.
-        [[time, float(a), float(f"{f:.7g}"), float(n)] for time, a, f, n in zip(times, actual, forecast, naive)],
-    )
+    times = [data.times[start] for start in test_starts] if data.times is not None else test_starts.tolist()
+    header, rows = forecast_table(data.time_column or "position", times, actual, forecast, naive[:, 0])
+    write_csv(context.artifacts / "forecast.csv", header, rows)
     artifacts.append("artifacts/forecast.csv")
     return TrainResult(metrics=metrics, history=history, artifacts=artifacts)
+
+
+def forecast_table(label: str, times: list, actual: np.ndarray, forecast: np.ndarray, naive: np.ndarray):
+    """Return the header and rows of forecast.csv: one row per test window.
+
+    The time column labels each window's first target. One step gives the columns ``actual``,
+    ``forecast`` and ``naive_forecast``. A horizon H gives ``actual_step1``, ``forecast_step1``
+    up to step H, then ``naive_forecast``, which is the last value before the first target.
+    """
+    horizon = actual.shape[1]
+    if horizon == 1:
+        header = [label, "actual", "forecast", "naive_forecast"]
+    else:
+        steps = [[f"actual_step{step}", f"forecast_step{step}"] for step in range(1, horizon + 1)]
+        header = [label, *(name for pair in steps for name in pair), "naive_forecast"]
+    rows = []
+    for time, known, predicted, last in zip(times, actual, forecast, naive):
+        # Forecasts come from float32 arithmetic, so 7 significant digits are all they carry.
+        pairs = [[float(a), float(f"{f:.7g}")] for a, f in zip(known, predicted)]
+        rows.append([time, *(value for pair in pairs for value in pair), float(last)])
+    return header, rows
