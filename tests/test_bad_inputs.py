@@ -67,6 +67,9 @@ CASES = {
     "name-and-path": config_case(
         "dataset: {name: iris, path: x.csv}\nmodel: {type: tree}\n", 2, "give exactly one of `name`"
     ),
+    "sheet-for-csv": config_case(
+        "dataset: {path: x.csv, target: y, sheet: 1}\nmodel: {type: tree}\n", 2, "`sheet` applies to Excel workbooks only"
+    ),
     "data-file-missing": config_case("dataset: {path: nope.csv, target: y}\nmodel: {type: tree}\n", 2, "nope.csv"),
     "unknown-builtin": config_case("dataset: {name: irsi}\nmodel: {type: tree}\n", 2, "did you mean 'iris'"),
     "train-for-kmeans": config_case(IRIS_MODEL + "train: {epochs: 3}\n", 2, "the `train` section applies to mlp"),

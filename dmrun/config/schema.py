@@ -155,7 +155,17 @@ class DatasetConfig(StrictModel):
             raise ValueError("`columns` names the columns of a file without a header line; also set `header: false`")
         if self.features is not None and self.exclude:
             raise ValueError("give `features` (columns to keep) or `exclude` (columns to remove), not both")
+        if self.sheet is not None and not self._is_excel():
+            raise ValueError(
+                f"`sheet` applies to Excel workbooks only, and {self.path or self.name!r} is not one; "
+                "remove `sheet`, or set `format: xlsx` for a workbook with another extension"
+            )
         return self
+
+    def _is_excel(self) -> bool:
+        if self.format != "auto":
+            return self.format == "xlsx"
+        return self.path is not None and self.path.lower().endswith((".xlsx", ".xlsm"))
 
 
 # --- preprocessing ---------------------------------------------------------------------------
