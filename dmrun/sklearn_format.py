@@ -119,6 +119,20 @@ class _Reader:
             hint="the model files were changed or damaged after the run; they are not loaded because loading could run code",
         )
 
+    def dtype(self, text: Any) -> np.dtype:
+        """Parse a dtype description; the plain object dtype is allowed, structured ones holding objects are not.
+
+        A dtype is only a description: transformers fitted on text columns record ``object`` as
+        the input dtype. Arrays themselves are always read with ``allow_pickle=False``.
+        """
+        try:
+            dtype = np.dtype(text)
+        except (TypeError, ValueError):
+            raise self.fail(f"invalid dtype {text!r}") from None
+        if dtype.hasobject and dtype != np.dtype(object):
+            raise self.fail("structured dtypes with object fields are not allowed")
+        return dtype
+
     def decode(self, value: Any) -> Any:
         if value is None or isinstance(value, (bool, str, int, float)):
             return value
@@ -144,15 +158,9 @@ class _Reader:
             array[:] = items
             return array.reshape(value["shape"])
         if "__dtype__" in value:
-            dtype = np.dtype(value["__dtype__"])
-            if dtype.hasobject:
-                raise self.fail("object dtypes are not allowed")
-            return dtype
+            return self.dtype(value["__dtype__"])
         if "__numpy_type__" in value:
-            dtype = np.dtype(value["__numpy_type__"])
-            if dtype.hasobject:
-                raise self.fail("object dtypes are not allowed")
-            return dtype.type
+            return self.dtype(value["__numpy_type__"]).type
         if "__tuple__" in value:
             return tuple(self.decode(item) for item in value["__tuple__"])
         if "__slice__" in value:

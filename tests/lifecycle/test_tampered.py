@@ -64,3 +64,37 @@ def test_pickled_model_arrays_never_run(cli, write_config, tmp_path, stem):
     assert "cannot read the model arrays" in result.stderr
     assert "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+def test_text_imputer_round_trips():
+    import numpy as np
+    import pandas as pd
+    from sklearn.impute import SimpleImputer
+
+    from dmrun import sklearn_format
+
+    frame = pd.DataFrame({"port": ["S", "C", None, "S"], "deck": ["B", None, "B", "E"]}, dtype=object)
+    imputer = SimpleImputer(strategy="most_frequent").fit(frame)
+    text, arrays = sklearn_format.dumps(imputer)
+    folder = Path(os.environ["DMRUN_RUNS_DIR"]).parent
+    (folder / "imputer.json").write_text(text, encoding="utf-8")
+    (folder / "imputer.npz").write_bytes(arrays)
+    loaded = sklearn_format.load(folder / "imputer.json")
+    assert np.array_equal(loaded.transform(frame), imputer.transform(frame))
+
+
+def test_structured_object_dtype_is_rejected(tmp_path):
+    import json
+
+    import numpy as np
+
+    from dmrun import sklearn_format
+    from dmrun.errors import RunDirError
+
+    text, arrays = sklearn_format.dumps({"dtype": np.dtype("float64")})
+    document = json.loads(text)
+    document["object"]["__dict__"]["dtype"]["__dtype__"] = "O,f8"
+    (tmp_path / "model.json").write_text(json.dumps(document), encoding="utf-8")
+    (tmp_path / "model.npz").write_bytes(arrays)
+    with pytest.raises(RunDirError, match="structured dtypes with object fields"):
+        sklearn_format.load(tmp_path / "model.json")
