@@ -41,7 +41,7 @@ def _read_run_config(run: Path) -> ExperimentConfig:
 
 
 def read_new_table(config: ExperimentConfig, data_path: Path, labels_path: Path | None = None):
-    """Read new data with the run's dataset options; the format comes from the new file's name.
+    """Read new data with the run's dataset options, as ``predict_run`` adjusted them for the new file.
 
     The run's ``labels`` file is not read. An IDX or .npy file of images or features gets its
     labels from ``labels_path`` when given, as a ``label`` column, and no row sample is drawn.
@@ -54,7 +54,7 @@ def read_new_table(config: ExperimentConfig, data_path: Path, labels_path: Path 
 
     if not data_path.is_file():
         raise ConfigError(f"data file not found: {data_path}")
-    dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "auto", "labels": None})
+    dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "labels": None})
     if labels_path is not None:
         dataset = dataset.model_copy(update={"labels": str(check_labels_file(dataset, data_path, labels_path))})
     table = read_file(data_path, dataset, data_path.parent, seed=None)
@@ -119,11 +119,15 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
         )
 
 
-def predict_run(run: Path, data_path: Path, labels_path: Path | None = None) -> Predictions:
+def predict_run(
+    run: Path, data_path: Path, labels_path: Path | None = None, reading: dict[str, Any] | None = None
+) -> Predictions:
     """Predict for every row of ``data_path`` with the model of ``run``.
 
     ``labels_path`` is the labels file of IDX or .npy data: its values become the target
-    column, so the predictions are scored.
+    column, so the predictions are scored. The new file is read with the run's dataset options,
+    except that its format is inferred from its name; ``reading`` replaces any of ``format``,
+    ``encoding`` and ``sheet``.
 
     Raises:
         ConfigError: for a run whose algorithm has no predict step, a missing data or labels
@@ -142,6 +146,8 @@ def predict_run(run: Path, data_path: Path, labels_path: Path | None = None) -> 
             hint="pick a completed run (see `dmrun runs list --status completed`)",
         )
     config = _read_run_config(run)
+    options = {"format": "auto", **{key: value for key, value in (reading or {}).items() if value is not None}}
+    config = config.model_copy(update={"dataset": config.dataset.model_copy(update=options)})
     kind = config.model.type
     forecasting = kind == "rnn" and config.dataset.task == "forecasting"
     if labels_path is not None and (kind == "rules" or forecasting):

@@ -187,7 +187,7 @@ def tampered_description(run: Path, change) -> None:
     [
         (lambda document: document["object"].update({"__object__": "os.system"}), "type 'os.system' is not one dmrun saves"),
         (lambda document: document["object"]["attributes"].update({"x": {"__function__": "system"}}), "function 'system'"),
-        (lambda document: document["object"]["attributes"].update({"x": {"__dtype__": "|O"}}), "object dtypes"),
+        (lambda document: document["object"]["attributes"].update({"x": {"__dtype__": "O,f8"}}), "structured dtypes with object fields"),
         (lambda document: document.update({"format": "pickle"}), "not a dmrun scikit-learn model file"),
     ],
 )
@@ -300,3 +300,37 @@ def test_forecast_predict_matches_run_forecasts(cli, tmp_path):
     assert joined["forecast"].to_numpy() == pytest.approx(joined["forecast_run"].to_numpy(), rel=1e-5)
     assert document["metrics"]["next_forecast"] == pytest.approx(predictions["forecast"].iloc[-1])
     assert document["metrics"]["forecasts_scored"] == len(predictions) - 1 - 12
+
+
+def test_json_with_output_writes_file(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    target = tmp_path / "predictions.csv"
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs, "--json", "--output", target)
+    document = strict_json(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert document["output"] == str(target)
+    assert document["rows"] == 150
+    assert "predictions" not in document
+    assert len(read_rows(target.read_text(encoding="utf-8"))) == 150
+
+
+def test_format_and_encoding_options(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    renamed = tmp_path / "iris.txt"
+    renamed.write_bytes(iris_csv.read_text(encoding="utf-8").replace("setosa", "sétosa").encode("latin-1"))
+    unread = cli("predict", "latest", renamed, "--runs-dir", runs)
+    assert unread.exit_code != 0
+    result = cli("predict", "latest", renamed, "--runs-dir", runs, "--format", "csv", "--encoding", "latin-1")
+    assert result.exit_code == 0, result.output
+    assert "sétosa" in result.stdout
+
+
+def test_unknown_format_option_suggests(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs, "--format", "cvs")
+    assert result.exit_code == 2
+    assert "--format: unknown format 'cvs'" in result.stderr
+    assert "did you mean 'csv'?" in result.stderr

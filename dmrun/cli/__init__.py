@@ -328,8 +328,15 @@ def predict(
         None, "--labels", help="IDX or .npy labels file for IDX or .npy DATA; the predictions are then scored."
     ),
     output_file: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the predictions as CSV here instead of stdout."),
-    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print predictions and metrics as one JSON document."),
+    data_format: Optional[str] = typer.Option(
+        None, "--format", help="Format of DATA when its name does not tell (csv, tsv, parquet, jsonl, arff, npy, npz, idx, xlsx)."
+    ),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of DATA; default: the run's dataset.encoding."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel worksheet of DATA, by name or 0-based index; default: the run's dataset.sheet."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Folder that contains the runs. [env: DMRUN_RUNS_DIR]"),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print metrics as one JSON document, with the predictions unless --output is given."
+    ),
 ) -> None:
     """Predict with a finished run's preprocessing and model; scores the rows when they have the target."""
     from dmrun.predict import predict_run
@@ -338,19 +345,45 @@ def predict(
     _state["json"] = as_json
     if output_file is not None and not output_file.parent.is_dir():
         raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
-    result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels)
-    if as_json:
-        records = json.loads(result.frame.to_json(orient="records", force_ascii=False, date_format="iso"))
-        output.print_json({"predictions": records, "metrics": result.metrics})
-        return
-    text = result.frame.to_csv(index=False)
-    if output_file is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output_file, text)
+    reading = {"format": _data_format(data_format), "encoding": encoding, "sheet": _sheet(sheet)}
+    result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels, reading)
+    if output_file is not None:
+        write_atomic(output_file, result.frame.to_csv(index=False))
         output.stderr.print(f"wrote {len(result.frame)} predictions to {output_file}")
+    if as_json:
+        document: dict[str, Any] = {"rows": len(result.frame), "metrics": result.metrics}
+        if output_file is None:
+            document["predictions"] = json.loads(result.frame.to_json(orient="records", force_ascii=False, date_format="iso"))
+        else:
+            document["output"] = str(output_file)
+        output.print_json(document)
+        return
+    if output_file is None:
+        sys.stdout.write(result.frame.to_csv(index=False))
     if result.metrics is not None:
         output.print_metrics(result.metrics, title="metrics on the given targets")
+
+
+def _data_format(value: str | None) -> str | None:
+    """Check ``predict --format`` against the formats the readers know."""
+    if value is None:
+        return None
+    from typing import get_args
+
+    from dmrun.config.schema import DatasetConfig
+    from dmrun.suggest import closest_hint
+
+    choices = [choice for choice in get_args(DatasetConfig.model_fields["format"].annotation) if choice not in ("auto", "basket")]
+    if value.lower() not in choices:
+        raise ConfigError(f"--format: unknown format {value!r}", hint=closest_hint(value, choices, "formats"))
+    return value.lower()
+
+
+def _sheet(value: str | None) -> int | str | None:
+    """Read ``predict --sheet``: digits are a 0-based index, anything else a sheet name."""
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
 
 
 @app.command()

@@ -45,6 +45,9 @@ def load_workbook(path: Path):
         raise DataError(f"cannot read the Excel workbook {path.name}: {err}") from None
 
 
+SHEET_CHOICE = "choose one with dataset.sheet, or with --sheet for dmrun predict"
+
+
 def choose_sheet(workbook, sheet: int | str | None, path: Path):
     """Return the worksheet that ``dataset.sheet`` names, by 0-based index or name; the first by default."""
     names = list(workbook.sheetnames)
@@ -54,11 +57,16 @@ def choose_sheet(workbook, sheet: int | str | None, path: Path):
         if sheet >= len(names):
             raise DataError(
                 f"dataset.sheet: {path.name} has {len(names)} sheet(s), so index {sheet} is out of range",
-                hint="sheets (index from 0): " + ", ".join(f"{index} {name!r}" for index, name in enumerate(names)),
+                hint="sheets (index from 0): "
+                + ", ".join(f"{index} {name!r}" for index, name in enumerate(names))
+                + f"; {SHEET_CHOICE}",
             )
         return workbook[names[sheet]]
     if sheet not in names:
-        raise DataError(f"dataset.sheet: sheet '{sheet}' not found in {path.name}", hint=closest_hint(sheet, names, "sheets"))
+        raise DataError(
+            f"dataset.sheet: sheet '{sheet}' not found in {path.name}",
+            hint=f"{closest_hint(sheet, names, 'sheets')}; {SHEET_CHOICE}",
+        )
     return workbook[sheet]
 
 

@@ -82,19 +82,3 @@ def test_text_imputer_round_trips():
     loaded = sklearn_format.load(folder / "imputer.json")
     assert np.array_equal(loaded.transform(frame), imputer.transform(frame))
 
-
-def test_structured_object_dtype_is_rejected(tmp_path):
-    import json
-
-    import numpy as np
-
-    from dmrun import sklearn_format
-    from dmrun.errors import RunDirError
-
-    text, arrays = sklearn_format.dumps({"dtype": np.dtype("float64")})
-    document = json.loads(text)
-    document["object"]["__dict__"]["dtype"]["__dtype__"] = "O,f8"
-    (tmp_path / "model.json").write_text(json.dumps(document), encoding="utf-8")
-    (tmp_path / "model.npz").write_bytes(arrays)
-    with pytest.raises(RunDirError, match="structured dtypes with object fields"):
-        sklearn_format.load(tmp_path / "model.json")
