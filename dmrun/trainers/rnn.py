@@ -19,7 +19,6 @@ from dmrun.trainers.torch_loop import (
     TargetScaler,
     json_spec,
     predict,
-    resolve_device,
     run_supervised,
     save_network,
     seed_everything,
@@ -119,9 +118,11 @@ def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainConte
 
     network = RecurrentNetwork(1, 1, settings)
     network, history, facts = train_network(network, train_split, val_split, "forecasting", config, context, scaler)
+    if not context.writes_outputs:
+        return TrainResult(metrics={}, history=history)
 
     # One-step forecasts on the test part, against the naive "same as last value" forecast.
-    outputs = predict(network, test_split.inputs, resolve_device(config.train.device))
+    outputs = predict(network, test_split.inputs, torch.device(facts["device"]))
     forecast = scaler.inverse(outputs.squeeze(-1).numpy())
     actual = data.test
     naive = np.concatenate([before_test[-1:], actual[:-1]])  # the previous actual value
