@@ -113,6 +113,7 @@ class Session:
         self.device = device
         self.timeout_s = timeout_s
         self._signals: list[int] = []
+        self.ignoring_signals = False
 
     @property
     def rank(self) -> int:
@@ -269,6 +270,12 @@ class Session:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
+
+    def ignore_signals(self) -> None:
+        """Ignore SIGINT and SIGTERM from now until the process exits (see ``ignoring_signals``)."""
+        self.ignoring_signals = True
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
 
     @contextlib.contextmanager
     def deferred_interrupts(self) -> Iterator[None]:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import shutil
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,10 +151,10 @@ def run_experiment(
     """
     config = loaded.config
     entry = get_entry(config.model.type)
-    check_reference(config.dataset, loaded.base_dir)
     if session is not None and not session.is_main:
         session.share_outcome(None)  # raises rank 0's error when it could not create the folder
         return run_on_worker(loaded, entry, session)
+    check_reference(config.dataset, loaded.base_dir)
     try:
         run = RunDir.create(runs_dir, config.name, config.seed, loaded.path, folder=folder, overwrite=overwrite)
     except BaseException as err:
@@ -207,6 +206,7 @@ def prepare_agreed(loaded: LoadedConfig, entry: TrainerEntry, session: Any):
     if session is None:
         return prepare_data(config, loaded.base_dir, entry.data)
     try:
+        check_reference(config.dataset, loaded.base_dir)  # the data file may be missing on this node only
         data, summary = prepare_data(config, loaded.base_dir, entry.data)
     except Exception as err:
         session.agree(err, {})
@@ -305,14 +305,13 @@ def _record_ending(run: RunDir, completed: list[dict[str, Any]], err: BaseExcept
 def _peer_error(session: Any, err: BaseException) -> DmrunError | None:
     """Return the error another rank published when ``err`` on rank 0 may be its consequence.
 
-    A rank that fails publishes its error and exits, so rank 0 then sees a failed collective,
+    A rank that fails publishes its error and exits, so rank 0 then gets a failed collective,
     or the SIGTERM with which torchrun stops the remaining ranks. From here on rank 0 ignores
-    further signals, so that it finishes the record before it exits.
+    further signals, so that it finishes the record and exits with the run's exit code.
     """
     if session is None:
         return None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)
+    session.ignore_signals()
     if isinstance(err, DmrunError) and not isinstance(err, DistributedError):
         return None
     return session.peer_failure(wait_s=1.0 if isinstance(err, (DistributedError, RuntimeError)) else 0.3)

@@ -61,7 +61,7 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Run deep learning and data mining experiments from YAML configs."""
-    _state.update(verbose=verbose, json=False, run_dir=None)
+    _state.update(verbose=verbose, json=False, run_dir=None, worker=False)
     _configure_logging(verbose)
 
 
@@ -204,8 +204,10 @@ def execute(
             output.stderr.print(f"run folder (failed): {created[0].path}")
         raise
     finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+        # A rank 0 that records another rank's failure keeps ignoring the SIGTERM torchrun sends.
+        if session is None or not session.ignoring_signals:
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
     reporter.close()
 
     result = outcome.result

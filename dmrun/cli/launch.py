@@ -6,6 +6,7 @@ torch's elastic agent (the engine behind torchrun) on a free port of the loopbac
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -50,7 +51,7 @@ def launch_train(
         arguments += ["--resume", str(resume_path.resolve())]
     arguments += [flag for flag, given in (("--quiet", quiet), ("--json", as_json), ("--overwrite", overwrite)) if given]
     arguments += ["--dist-timeout", str(timeout_s)]
-    code = _run_ranks(nproc, arguments)
+    code = _run_ranks(nproc, arguments, verbose)
     if as_json:
         from dmrun.cli import output
 
@@ -83,7 +84,7 @@ def _check_launch(
     return path
 
 
-def _run_ranks(nproc: int, arguments: list[str]) -> int:
+def _run_ranks(nproc: int, arguments: list[str], verbose: bool) -> int:
     """Start ``nproc`` ranks of ``python ARGUMENTS`` under the elastic agent; return rank 0's exit code."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -93,6 +94,9 @@ def _run_ranks(nproc: int, arguments: list[str]) -> int:
 
     # The ranks read this when their OpenMP runtime starts; each also sets its torch threads.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_rank(nproc)))
+    if not verbose:
+        # The agent logs each rank it stops; rank 0 has already reported the run's error.
+        logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     settings = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
@@ -106,9 +110,13 @@ def _run_ranks(nproc: int, arguments: list[str]) -> int:
     try:
         elastic_launch(settings, sys.executable)(*arguments)
     except ChildFailedError as err:
-        failures = err.failures
-        failure = failures.get(0) or failures[min(failures)]
-        return failure.exitcode if failure.exitcode >= 0 else 128 - failure.exitcode
+        # Rank 0 exits with the code its run.json records; a rank 0 killed by torch's agent
+        # leaves the code of the lowest rank that failed.
+        codes = {rank: failure.exitcode for rank, failure in err.failures.items()}
+        if codes.get(0, -1) >= 0:
+            return codes.get(0, 0)
+        exited = [code for _, code in sorted(codes.items()) if code >= 0]
+        return exited[0] if exited else 128 - min(codes.values())
     except SignalException as err:
         return 128 + int(err.sigval)
     except KeyboardInterrupt:
