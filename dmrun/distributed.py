@@ -139,6 +139,7 @@ class Session:
         import torch.distributed as dist
 
         backend, device = "gloo", "cpu"
+        # NOTE: the NCCL path has not been run: the test suite and the figures are CPU and gloo only.
         if device_setting == "cuda" or (device_setting == "auto" and torch.cuda.is_available()):
             backend, device = "nccl", _cuda_device(environment.local_rank)
             torch.cuda.set_device(device)

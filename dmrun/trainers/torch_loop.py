@@ -131,7 +131,7 @@ class Progress:
 
 
 def _save_checkpoint(
-    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator, session=None
+    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator, session: Any = None
 ) -> None:
     """Save everything an uninterrupted run would carry into its next epoch.
 
@@ -163,7 +163,7 @@ def _save_checkpoint(
     )
 
 
-def _resume(state: dict[str, Any], network: nn.Module, optimizer: torch.optim.Optimizer, generator, session=None) -> Progress:
+def _resume(state: dict[str, Any], network: nn.Module, optimizer: torch.optim.Optimizer, generator, session: Any = None) -> Progress:
     """Load a checkpoint into the network, the optimizer and the random generators."""
     network.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -235,9 +235,9 @@ def train_network(
     inputs_train = train_split.inputs.to(device)
     targets_train = train_split.targets.to(device)
     if session is None:
-        step = _SingleStep(network, optimizer, criterion, task, train.batch_size)
+        step = _SingleStep(network, optimizer, criterion, task)
     else:
-        step = _ShardedStep(network, optimizer, loss_name, task, train.batch_size, session)
+        step = _ShardedStep(network, optimizer, loss_name, task, session)
 
     with session.deferred_interrupts() if session is not None else contextlib.nullcontext():
         for epoch in range(progress.epoch + 1, train.epochs + 1):
@@ -289,7 +289,7 @@ def train_network(
 class _SingleStep:
     """One optimisation step of a single process on a batch of row indices."""
 
-    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, task: str, batch_size: int):
+    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, task: str) -> None:
         self.network, self.optimizer, self.criterion, self.task = network, optimizer, criterion, task
 
     def __call__(self, batch: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, epoch: int) -> float:
@@ -317,7 +317,7 @@ class _ShardedStep:
     with weight 0, so that it still takes part in the gradient all-reduce.
     """
 
-    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, loss_name: str, task: str, batch_size: int, session):
+    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, loss_name: str, task: str, session: Any) -> None:
         from torch.nn.parallel import DistributedDataParallel
 
         device_ids = [network_device(network)] if session.backend == "nccl" else None
