@@ -121,6 +121,29 @@ def test_two_ranks_match_one_process(two_ranks, tmp_path):
     assert double["epochs_run"] == single["epochs_run"] == 4
 
 
+def test_last_batch_of_one_row_matches(write_config, tmp_path):
+    # iris trains on 105 rows, so batches of 52 leave a last batch of 1 row, and rank 1's part is empty.
+    config = write_config(
+        """
+        name: ddp-iris
+        seed: 1
+        dataset: {name: iris}
+        preprocess: [{step: scale}]
+        model: {type: mlp, hidden_sizes: [16], dropout: 0.0}
+        train: {epochs: 5, batch_size: 52, optimizer: {name: adam, lr: 0.05}}
+        report: {plots: false}
+        """
+    )
+    single = read_json(train_config(config, tmp_path / "one").run.path / "metrics.json")
+    completed = launch(tmp_path, config, "--runs-dir", tmp_path / "two", "-q")
+    assert completed.returncode == 0, completed.stderr
+    double = read_json(only_run_folder(tmp_path / "two") / "metrics.json")
+    assert read_json(only_run_folder(tmp_path / "two") / "data.json")["split"]["train"] == 105
+    assert abs(double["accuracy"] - single["accuracy"]) <= 1 / 30
+    assert math.isclose(double["final_train_loss"], single["final_train_loss"], rel_tol=LOSS_TOLERANCE)
+    assert math.isclose(double["final_val_loss"], single["final_val_loss"], rel_tol=LOSS_TOLERANCE)
+
+
 def test_rank0_writes_one_folder(two_ranks):
     config, run = two_ranks
     assert only_run_folder(run.parent) == run
