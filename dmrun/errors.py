@@ -59,6 +59,23 @@ class RunDirError(DmrunError):
     exit_code = EXIT_RUN_FAILED
 
 
+class DistributedError(DmrunError):
+    """A process group that cannot be formed, or a collective that failed because a rank went away."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+class PeerFailed(DmrunError):
+    """The error of another rank of a distributed run, reported on this rank with that rank's exit code."""
+
+    def __init__(self, rank: int, error_type: str, message: str, hint: str | None, exit_code: int) -> None:
+        super().__init__(f"rank {rank}: {message}", hint)
+        self.rank = rank
+        self.error_type = error_type
+        self.original = message
+        self.exit_code = exit_code
+
+
 class GateError(DmrunError):
     """A metric check that did not hold."""
 

@@ -28,22 +28,63 @@ ENDING_KEYS = ("last_completed_epoch", "partial_history", "expectations", "expec
 
 
 def resume_experiment(
-    run_path: Path, given: LoadedConfig | None = None, reporter: Reporter | None = None, on_created: Any = None
+    run_path: Path,
+    given: LoadedConfig | None = None,
+    reporter: Reporter | None = None,
+    on_created: Any = None,
+    session: Any = None,
 ) -> RunOutcome:
     """Continue the run in ``run_path`` from its last checkpoint.
 
     ``given`` is the config the user named on the command line, if any; it must resolve to the
-    run's own ``config.yaml``.
+    run's own ``config.yaml``. With a distributed ``session`` (rank 0), the run must have been
+    trained on as many processes, and the other ranks receive the config and the checkpoint
+    from this one (see ``resume_on_worker``).
 
     Raises:
         ConfigError: for a run that is completed, failed, still running or not a torch run, a
-            config that differs from the run's, or data that changed since the run started.
+            config that differs from the run's, data that changed since the run started, or
+            another number of processes than the run was trained on.
         RunDirError: for a damaged checkpoint.
     """
+    try:
+        run, loaded, record, state = _reopen_for_resume(run_path, given, session.world_size if session else 1)
+    except BaseException as err:
+        if session is not None:
+            session.share_outcome(err)
+        raise
+    if session is not None:
+        shared = {"config": (run_path / "config.yaml").read_text(encoding="utf-8"), "algorithm": record["algorithm"], "state": state}
+        session.share_outcome(None, shared)
+    entry = get_entry(record["algorithm"])
+    return run_in(run, loaded, entry, reporter, on_created, resume_from=state, resuming=True, session=session)
+
+
+def resume_on_worker(session: Any) -> RunOutcome:
+    """Continue a distributed run on a rank other than 0, with the config and checkpoint rank 0 sends.
+
+    Raises:
+        PeerFailed: when rank 0 could not resume the run.
+    """
+    from dmrun.config.loading import validate_data
+    from dmrun.config.yaml_source import parse_yaml
+    from dmrun.runner import run_on_worker
+
+    shared = session.share_outcome(None)
+    document = parse_yaml(shared["config"], "config.yaml")
+    loaded = LoadedConfig(config=validate_data(document.data, document), path=None, base_dir=Path.cwd())
+    return run_on_worker(loaded, get_entry(shared["algorithm"]), session, resume_from=shared["state"])
+
+
+def _reopen_for_resume(
+    run_path: Path, given: LoadedConfig | None, world_size: int
+) -> tuple[RunDir, LoadedConfig, dict[str, Any], dict[str, Any] | None]:
+    """Check that the run can be resumed, lock its folder and record the new attempt."""
     record = read_record(run_path)
     if record is None:
         raise ConfigError(f"{run_path} has no readable run.json, so it cannot be resumed")
     _check_resumable(record)
+    _check_world_size(record, world_size)
     loaded = load_config(run_path / "config.yaml")
     resolved = resolved_config(loaded)
     if given is not None:
@@ -67,7 +108,23 @@ def resume_experiment(
     except BaseException:
         run.unlock()
         raise
-    return run_in(run, loaded, get_entry(record["algorithm"]), reporter, on_created, resume_from=state, resuming=True)
+    return run, loaded, record, state
+
+
+def _check_world_size(record: dict[str, Any], world_size: int) -> None:
+    """Reject a resume on another number of processes than the run was trained on.
+
+    The global batch order and each rank's random state are in the checkpoint for that number
+    of processes only.
+    """
+    trained = int((record.get("distributed") or {}).get("world_size", 1))
+    if trained == world_size:
+        return
+    raise ConfigError(
+        f"run {record.get('id')} was trained on {trained} process(es), so it cannot be resumed on {world_size}",
+        hint=f"resume it on {trained}: dmrun train --resume {record.get('id')}"
+        + (f" --nproc {trained}, or torchrun with {trained} processes in all" if trained > 1 else " without torchrun or --nproc"),
+    )
 
 
 def _check_resumable(record: dict[str, Any]) -> None:

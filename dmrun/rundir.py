@@ -356,7 +356,11 @@ class RunDir:
                 folder.rmdir()
         if error is not None:
             message = redact_secrets(getattr(error, "message", str(error)))
-            self.record["error"] = {"type": type(error).__name__, "message": message}
+            # The error of another rank of a distributed run keeps its own type and names its rank.
+            error_type = getattr(error, "error_type", None) or type(error).__name__
+            self.record["error"] = {"type": error_type, "message": message}
+            if hasattr(error, "rank"):
+                self.record["error"]["rank"] = error.rank
         self.write_record()
 
 

@@ -20,6 +20,7 @@ from dmrun.errors import (
     EXIT_RUN_FAILED,
     EXIT_SIGINT,
     ConfigError,
+    DistributedError,
     DmrunError,
     RunDirError,
     RunInterrupted,
@@ -68,7 +69,9 @@ class LoggingReporter:
 
 @dataclass
 class RunOutcome:
-    run: RunDir
+    """A finished run; ``run`` is None on the ranks of a distributed run other than 0."""
+
+    run: RunDir | None
     result: TrainResult
     config: ExperimentConfig
 
@@ -137,26 +140,79 @@ def run_experiment(
     on_created: Any = None,
     folder: str | None = None,
     overwrite: bool = False,
+    session: Any = None,
 ) -> RunOutcome:
     """Run ``loaded`` into a new folder under ``runs_dir`` (named ``folder`` when given).
 
     The run record ends as ``completed``, ``failed`` or ``interrupted`` for any error the
     process survives (a SIGKILL leaves ``running``, which ``runs list`` shows as crashed). The
-    error, if any, is re-raised for the CLI to render.
+    error, if any, is re-raised for the CLI to render. With a distributed ``session``, rank 0
+    creates the folder and the other ranks train without one.
     """
     config = loaded.config
     entry = get_entry(config.model.type)
+    if session is not None and not session.is_main:
+        session.share_outcome(None)  # raises rank 0's error when it could not create the folder
+        return run_on_worker(loaded, entry, session)
     check_reference(config.dataset, loaded.base_dir)
-    run = RunDir.create(runs_dir, config.name, config.seed, loaded.path, folder=folder, overwrite=overwrite)
+    try:
+        run = RunDir.create(runs_dir, config.name, config.seed, loaded.path, folder=folder, overwrite=overwrite)
+    except BaseException as err:
+        if session is not None:
+            session.share_outcome(err)
+        raise
     run.record["algorithm"] = entry.name
     if loaded.overrides:
         run.record["overrides"] = redact_argv(loaded.overrides)
+    if session is not None:
+        run.record["distributed"] = session.describe()
     try:
         run.write_record()
-    except BaseException:
+    except BaseException as err:
         run.unlock()
+        if session is not None:
+            session.share_outcome(err)
         raise
-    return run_in(run, loaded, entry, reporter, on_created)
+    if session is not None:
+        session.share_outcome(None)
+    return run_in(run, loaded, entry, reporter, on_created, session=session)
+
+
+def run_on_worker(loaded: LoadedConfig, entry: TrainerEntry, session: Any, resume_from: dict[str, Any] | None = None) -> RunOutcome:
+    """Train on a rank other than 0 of a distributed run, which writes no files.
+
+    The rank's own errors are published for rank 0 to record, and re-raised.
+    """
+    config = loaded.config
+    checkpointing = Checkpointing(None, config_fingerprint(resolved_config(loaded)), resume_from)
+    context = TrainContext(model_dir=None, artifacts=None, seed=config.seed, checkpointing=checkpointing, distributed=session)
+    try:
+        data, _ = prepare_agreed(loaded, entry, session)
+        result = load_trainer(entry.name).fit(config, data, context)
+    except BaseException as err:
+        if not isinstance(err, (KeyboardInterrupt, RunInterrupted)):
+            session.publish_failure(err)
+        raise
+    return RunOutcome(run=None, result=result, config=config)
+
+
+def prepare_agreed(loaded: LoadedConfig, entry: TrainerEntry, session: Any):
+    """Load the data, and in a distributed run check that every rank loaded the same data.
+
+    A rank that fails to load the data makes every rank raise its error (``PeerFailed`` on the
+    others), so no rank waits for it.
+    """
+    config = loaded.config
+    if session is None:
+        return prepare_data(config, loaded.base_dir, entry.data)
+    try:
+        check_reference(config.dataset, loaded.base_dir)  # the data file may be missing on this node only
+        data, summary = prepare_data(config, loaded.base_dir, entry.data)
+    except Exception as err:
+        session.agree(err, {})
+        raise
+    session.agree(None, {"config": config_fingerprint(resolved_config(loaded)), "data": summary.get("fingerprint")})
+    return data, summary
 
 
 def run_in(
@@ -167,6 +223,7 @@ def run_in(
     on_created: Any,
     resume_from: dict[str, Any] | None = None,
     resuming: bool = False,
+    session: Any = None,
 ) -> RunOutcome:
     """Load the data, train and save the results into ``run``, whose lock this call releases.
 
@@ -181,7 +238,9 @@ def run_in(
     if on_created is not None:
         on_created(run)
     handler = _attach_log_file(run.path / "log.txt")
-    context = TrainContext(model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter)
+    context = TrainContext(
+        model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter, distributed=session
+    )
     if config.model.type in TORCH_MODELS:
         checkpointing = Checkpointing(run.path / CHECKPOINT_FILE, config_fingerprint(resolved_config(loaded)), resume_from)
         context.checkpointing = checkpointing
@@ -191,7 +250,7 @@ def run_in(
         lifecycle.info("run %s %s: %s on %s", run.path.name, "resumed" if resuming else "started", entry.name, config.dataset.name or config.dataset.path)
 
         reporter.status("loading data")
-        data, summary = prepare_data(config, loaded.base_dir, entry.data)
+        data, summary = prepare_agreed(loaded, entry, session)
         if not resuming:
             run.write_json("data.json", summary)
         else:
@@ -212,25 +271,50 @@ def run_in(
         run.finish("completed", 0, artifacts=result.artifacts)
         lifecycle.info("run %s completed", run.path.name)
         return RunOutcome(run=run, result=result, config=config)
-    except DmrunError as err:
-        lifecycle.error("run %s failed: %s", run.path.name, err.message)
-        _finish_safely(run, "failed", err.exit_code, err)
-        raise
-    except (KeyboardInterrupt, RunInterrupted) as err:
-        code = err.exit_code if isinstance(err, RunInterrupted) else EXIT_SIGINT
-        lifecycle.warning("run %s interrupted by %s", run.path.name, "SIGINT" if code == EXIT_SIGINT else "SIGTERM")
-        _finish_interrupted(run, reporter.rows, code)
-        raise
-    except Exception as err:
-        lifecycle.exception("run %s failed with an unexpected error", run.path.name)
-        wrapped = TrainerError(f"{type(err).__name__}: {err}")
-        _finish_safely(run, "failed", EXIT_RUN_FAILED, wrapped)
+    except BaseException as err:
+        peer = _peer_error(session, err)
+        if peer is not None:
+            # Another rank failed first, and this rank's error is only the consequence.
+            lifecycle.error("run %s failed: %s", run.path.name, peer.message)
+            _finish_safely(run, "failed", peer.exit_code, peer)
+            raise peer from None
+        _record_ending(run, reporter.rows, err)
         raise
     finally:
         logger.removeHandler(handler)
         with contextlib.suppress(OSError):
             handler.close()
         run.unlock()
+
+
+def _record_ending(run: RunDir, completed: list[dict[str, Any]], err: BaseException) -> None:
+    """Finish the record of a run that ``err`` stopped: failed, or interrupted by a signal."""
+    if isinstance(err, DmrunError):
+        lifecycle.error("run %s failed: %s", run.path.name, err.message)
+        _finish_safely(run, "failed", err.exit_code, err)
+    elif isinstance(err, (KeyboardInterrupt, RunInterrupted)):
+        code = err.exit_code if isinstance(err, RunInterrupted) else EXIT_SIGINT
+        lifecycle.warning("run %s interrupted by %s", run.path.name, "SIGINT" if code == EXIT_SIGINT else "SIGTERM")
+        _finish_interrupted(run, completed, code)
+    elif isinstance(err, Exception):
+        lifecycle.exception("run %s failed with an unexpected error", run.path.name)
+        wrapped = TrainerError(f"{type(err).__name__}: {err}")
+        _finish_safely(run, "failed", EXIT_RUN_FAILED, wrapped)
+
+
+def _peer_error(session: Any, err: BaseException) -> DmrunError | None:
+    """Return the error another rank published when ``err`` on rank 0 may be its consequence.
+
+    A rank that fails publishes its error and exits, so rank 0 then gets a failed collective,
+    or the SIGTERM with which torchrun stops the remaining ranks. From here on rank 0 ignores
+    further signals, so that it finishes the record and exits with the run's exit code.
+    """
+    if session is None:
+        return None
+    session.ignore_signals()
+    if isinstance(err, DmrunError) and not isinstance(err, DistributedError):
+        return None
+    return session.peer_failure(wait_s=1.0 if isinstance(err, (DistributedError, RuntimeError)) else 0.3)
 
 
 def _finish_safely(run: RunDir, status: str, code: int, error: BaseException | None = None, **extra: Any) -> None:

@@ -43,6 +43,9 @@ JSON_HELP = "Print one JSON document on stdout (run folder, status, metrics) ins
 EXPECT_HELP = "Check a final metric, such as 'accuracy>=0.95'; exit code 4 when it fails. Repeatable."
 RUN_NAME_HELP = "Name the run folder exactly this (letters, digits, '.', '_', '-'); an existing one is an error unless --overwrite."
 RESUME_HELP = "Continue an interrupted or crashed mlp, cnn or rnn run (folder path, run id prefix or latest) in its own folder."
+NPROC_HELP = "Train an mlp, cnn or rnn on this many local processes with DistributedDataParallel (started as torchrun does)."
+DIST_TIMEOUT_DEFAULT = 600.0
+DIST_TIMEOUT_HELP = "Under torchrun or --nproc: seconds a rank waits for the others before it fails."
 SET_HELP = "Override a config value, such as train.epochs=5 or model.hidden_sizes=[64,32]; repeatable."
 
 
@@ -58,7 +61,7 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Run deep learning and data mining experiments from YAML configs."""
-    _state.update(verbose=verbose, json=False, run_dir=None)
+    _state.update(verbose=verbose, json=False, run_dir=None, worker=False)
     _configure_logging(verbose)
 
 
@@ -85,6 +88,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except DmrunError as err:
+            if _state.get("worker"):
+                raise typer.Exit(err.exit_code) from None  # rank 0 reports the errors of a distributed run
             output.print_error(err)
             if _state.get("json"):
                 output.print_json(output.error_document(err, _state.get("run_dir")))
@@ -97,6 +102,8 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as err:  # noqa: BLE001 - the CLI boundary reports every failure once
             if isinstance(err, RunInterrupted):
                 raise
+            if _state.get("worker") and not _state["verbose"]:
+                raise typer.Exit(EXIT_RUN_FAILED) from None
             output.print_unexpected(err, _state["verbose"])
             if _state.get("json"):
                 output.print_json(output.error_document(err, _state.get("run_dir")))
@@ -118,15 +125,19 @@ def _runs_dir(value: Optional[Path]) -> Path:
     return value or Path(os.environ.get("DMRUN_RUNS_DIR", "runs"))
 
 
-def _install_signal_handlers() -> dict[int, Any]:
+def _install_signal_handlers(distributed: bool = False) -> dict[int, Any]:
     """Make SIGINT and SIGTERM stop the run; return the handlers they replace.
 
     The first signal raises ``RunInterrupted``, so the run records itself as interrupted. It
-    also restores the default action, so a second signal ends the process at once.
+    also restores the default action, so a second signal ends the process at once. Under
+    torchrun, later signals are ignored instead: torchrun forwards the Ctrl-C that its workers
+    already got, and kills workers that have not exited 30 seconds later.
     """
+    after_first = signal.SIG_IGN if distributed else signal.SIG_DFL
+
     def stop(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, after_first)
+        signal.signal(signal.SIGTERM, after_first)
         raise RunInterrupted(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
 
     return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
@@ -141,12 +152,13 @@ def execute(
     folder: str | None = None,
     overwrite: bool = False,
     resume: Path | None = None,
+    session: Any = None,
 ) -> None:
     """Run a loaded config, print its summary and check ``--expect``; shared by ``train`` and ``mine``.
 
     ``folder`` names the run folder exactly (``--run-name``), and ``resume`` continues the run
     in that folder instead of starting one. Exits with code 4 when an expectation does not
-    hold; the run itself stays ``completed``.
+    hold; the run itself stays ``completed``. ``session`` is rank 0's distributed session.
     """
     from dmrun.runner import run_experiment
 
@@ -157,14 +169,16 @@ def execute(
         created.append(run)
         _state["run_dir"] = str(run.path)
 
-    previous_handlers = _install_signal_handlers()
+    previous_handlers = _install_signal_handlers(distributed=session is not None)
     try:
         if resume is not None:
             from dmrun.resume import resume_experiment
 
-            outcome = resume_experiment(resume, loaded, reporter, on_created=on_created)
+            outcome = resume_experiment(resume, loaded, reporter, on_created=on_created, session=session)
         else:
-            outcome = run_experiment(loaded, runs_dir, reporter, on_created=on_created, folder=folder, overwrite=overwrite)
+            outcome = run_experiment(
+                loaded, runs_dir, reporter, on_created=on_created, folder=folder, overwrite=overwrite, session=session
+            )
     except (KeyboardInterrupt, RunInterrupted) as err:
         reporter.close()
         code = err.exit_code if isinstance(err, RunInterrupted) else 130
@@ -190,8 +204,10 @@ def execute(
             output.stderr.print(f"run folder (failed): {created[0].path}")
         raise
     finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+        # A rank 0 that records another rank's failure keeps ignoring the SIGTERM torchrun sends.
+        if session is None or not session.ignoring_signals:
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
     reporter.close()
 
     result = outcome.result
@@ -237,26 +253,107 @@ def train(
     run_name: Optional[str] = typer.Option(None, "--run-name", help=RUN_NAME_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="With --run-name, replace an earlier run of that name."),
     resume: Optional[str] = typer.Option(None, "--resume", help=RESUME_HELP),
+    nproc: int = typer.Option(1, "--nproc", min=1, help=NPROC_HELP),
+    dist_timeout: float = typer.Option(DIST_TIMEOUT_DEFAULT, "--dist-timeout", min=1, help=DIST_TIMEOUT_HELP),
 ) -> None:
     """Train and evaluate the model a config describes, into a new run folder."""
     from dmrun.config.loading import load_config
+    from dmrun.distributed import check_distributable, rank_environment
     from dmrun.expect import parse_expectation
 
     _state["json"] = as_json
     check_train_options(config, overrides, run_name, overwrite, resume)
+    environment = rank_environment()
+    if nproc > 1:
+        from dmrun.cli.launch import launch_train
+
+        if environment is not None:
+            raise ConfigError("--nproc cannot be used under torchrun, which already started the processes", hint="drop --nproc")
+        raise typer.Exit(launch_train(nproc, config, overrides, runs_dir, quiet, as_json, expect, run_name, overwrite, resume, dist_timeout, _state["verbose"]))
+    if environment is not None and environment.rank != 0:
+        _become_worker()
     expectations = [parse_expectation(text) for text in expect or []]
+    loaded = load_config(config, overrides or []) if config is not None else None
     resume_path = None
-    if resume is not None:
+    if resume is not None and (environment is None or environment.rank == 0):
         from dmrun.rundir import resolve_run
 
         resume_path = resolve_run(resume, _runs_dir(runs_dir))
-    loaded = load_config(config, overrides or []) if config is not None else None
-    algorithm = loaded.config.model.type if loaded else _recorded_algorithm(resume_path)
-    for expectation in expectations:
-        expectation.check_name(algorithm)
-    if loaded is not None and loaded.config.sweep is not None:
+    if loaded is not None or resume_path is not None:
+        algorithm = loaded.config.model.type if loaded else _recorded_algorithm(resume_path)
+        for expectation in expectations:
+            expectation.check_name(algorithm)
+        if environment is not None:
+            check_distributable(algorithm, loaded.config.train.batch_size if loaded else None, environment.world_size)
+    if loaded is not None and loaded.config.sweep is not None and environment is None:
         output.stderr.print("[yellow]warning:[/] train ignores the sweep: block and trains the config as written; use dmrun sweep")
-    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations, run_name, overwrite, resume_path)
+    if environment is None:
+        execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json, expectations, run_name, overwrite, resume_path)
+        return
+    _train_distributed(environment, loaded, resume, resume_path, _runs_dir(runs_dir), dist_timeout, quiet, as_json, expectations, run_name, overwrite)
+
+
+def _train_distributed(
+    environment: Any,
+    loaded: Any,
+    resume: Optional[str],
+    resume_path: Optional[Path],
+    runs_dir: Path,
+    timeout_s: float,
+    quiet: bool,
+    as_json: bool,
+    expectations: list[Any],
+    run_name: Optional[str],
+    overwrite: bool,
+) -> None:
+    """Train as one rank of a torchrun job: rank 0 like a single process, the others silently."""
+    from dmrun.distributed import Session
+
+    session = Session.start(environment, _device_setting(loaded, resume, runs_dir), timeout_s)
+    try:
+        if session.is_main:
+            execute(loaded, runs_dir, quiet or as_json, as_json, expectations, run_name, overwrite, resume_path, session=session)
+            return
+        previous_handlers = _install_signal_handlers(distributed=True)
+        try:
+            if resume is not None:
+                from dmrun.resume import resume_on_worker
+
+                resume_on_worker(session)
+            else:
+                from dmrun.runner import run_experiment
+
+                run_experiment(loaded, runs_dir, session=session)
+        except RunInterrupted as err:
+            raise typer.Exit(err.exit_code) from None
+        finally:
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+    finally:
+        session.close()
+
+
+def _become_worker() -> None:
+    """Silence a rank other than 0: no stdout, no progress, and logs at error level only."""
+    _state["worker"] = True
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if not _state["verbose"]:
+        for handler in logging.getLogger("dmrun").handlers:
+            if handler.get_name() == "dmrun-console":
+                handler.setLevel(logging.ERROR)
+
+
+def _device_setting(loaded: Any, resume: Optional[str], runs_dir: Path) -> str:
+    """Return ``train.device`` of the config, or of the resumed run's config when this node has it."""
+    if loaded is not None:
+        return loaded.config.train.device
+    from dmrun.config.loading import load_config
+    from dmrun.rundir import resolve_run
+
+    try:
+        return load_config(resolve_run(str(resume), runs_dir) / "config.yaml").config.train.device
+    except DmrunError:
+        return "auto"  # NOTE: a node without the run folder guesses; pass CONFIG with --resume there
 
 
 def check_train_options(

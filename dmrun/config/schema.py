@@ -481,7 +481,9 @@ class EarlyStoppingConfig(StrictModel):
 
 class TrainConfig(StrictModel):
     epochs: int = Field(10, ge=1, description="Passes over the training split.")
-    batch_size: int = Field(64, ge=1, description="Rows per optimisation step.")
+    batch_size: int = Field(
+        64, ge=1, description="Rows per optimisation step; under torchrun the global batch, shared equally by the ranks."
+    )
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer settings.")
     loss: Literal["auto", "cross_entropy", "mse"] = Field(
         "auto", description="`auto` is cross_entropy for classification and mse otherwise."

@@ -35,9 +35,10 @@ class Checkpointing:
 
     ``config_sha256`` identifies the resolved config; a checkpoint of another config is never
     resumed. ``resume_from`` is a loaded checkpoint, or ``None`` to start at the first epoch.
+    ``path`` is None on the ranks of a distributed run other than 0, which save nothing.
     """
 
-    path: Path
+    path: Path | None
     config_sha256: str
     resume_from: dict[str, Any] | None = None
 
@@ -46,14 +47,22 @@ class Checkpointing:
 class TrainContext:
     """Output folders, seed, progress reporter and checkpointing handed to a trainer.
 
-    Trainers without epochs ignore ``checkpointing``.
+    Trainers without epochs ignore ``checkpointing``. ``distributed`` is the
+    ``dmrun.distributed.Session`` of a run under torchrun, and None in one process. On its ranks
+    other than 0, ``model_dir`` and ``artifacts`` are None, because only rank 0 writes files.
     """
 
-    model_dir: Path
-    artifacts: Path
+    model_dir: Path | None
+    artifacts: Path | None
     seed: int
     reporter: Reporter = field(default_factory=SilentReporter)
     checkpointing: Checkpointing | None = None
+    distributed: Any = None
+
+    @property
+    def writes_outputs(self) -> bool:
+        """Tell whether this process writes the model and artifacts: rank 0, or the only process."""
+        return self.distributed is None or self.distributed.is_main
 
 
 @dataclass

@@ -19,7 +19,6 @@ from dmrun.trainers.torch_loop import (
     TargetScaler,
     json_spec,
     predict,
-    resolve_device,
     run_supervised,
     save_network,
     seed_everything,
@@ -148,9 +147,11 @@ def fit_forecast(config: ExperimentConfig, data: SeriesData, context: TrainConte
 
     network = RecurrentNetwork(len(scalers), horizon, settings)
     network, history, facts = train_network(network, train_split, val_split, "forecasting", config, context, scaler)
+    if not context.writes_outputs:
+        return TrainResult(metrics={}, history=history)
 
     # Forecasts on the test windows, against the naive "same as last value" forecast.
-    outputs = predict(network, test_split.inputs, resolve_device(config.train.device))  # (N, horizon)
+    outputs = predict(network, test_split.inputs, torch.device(facts["device"]))  # (N, horizon)
     forecast = scaler.inverse(outputs.numpy()).reshape(len(test_starts), horizon)
     series = data.inputs[:, 0]
     actual = np.stack([series[start : start + horizon] for start in test_starts])  # (N, horizon)

@@ -6,6 +6,7 @@ are no per-sample Python loops and the batch order depends only on the seed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from dmrun.config.schema import ExperimentConfig, TrainConfig
-from dmrun.errors import ConfigError, TrainerError
+from dmrun.errors import ConfigError, RunInterrupted, TrainerError
 from dmrun.rundir import dumps_json, write_atomic
 from dmrun.trainers.base import Checkpointing, TrainContext, TrainResult
 from dmrun.trainers.checkpoint import capture_random_state, restore_random_state, save_checkpoint
@@ -130,9 +131,20 @@ class Progress:
 
 
 def _save_checkpoint(
-    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator
+    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator, session: Any = None
 ) -> None:
-    """Save everything an uninterrupted run would carry into its next epoch."""
+    """Save everything an uninterrupted run would carry into its next epoch.
+
+    In a distributed run, rank 0 saves the random states of every rank (``random_ranks``), so a
+    resumed run gives each rank its own dropout stream back; the other ranks save nothing.
+    """
+    random_state = capture_random_state(generator)
+    state: dict[str, Any] = {}
+    if session is not None:
+        states = session.gather(random_state)
+        if not session.is_main:
+            return
+        state = {"world_size": session.world_size, "random_ranks": states}
     save_checkpoint(
         checkpointing.path,
         {
@@ -145,16 +157,18 @@ def _save_checkpoint(
             "best_state": progress.best_state,
             "best_epoch": progress.best_epoch,
             "stale_epochs": progress.stale_epochs,
-            "random": capture_random_state(generator),
+            "random": random_state,
+            **state,
         },
     )
 
 
-def _resume(state: dict[str, Any], network: nn.Module, optimizer: torch.optim.Optimizer, generator) -> Progress:
+def _resume(state: dict[str, Any], network: nn.Module, optimizer: torch.optim.Optimizer, generator, session: Any = None) -> Progress:
     """Load a checkpoint into the network, the optimizer and the random generators."""
     network.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    restore_random_state(state["random"], generator)
+    random_state = state["random"] if session is None else state["random_ranks"][session.rank]
+    restore_random_state(random_state, generator)
     return Progress(
         history=[dict(row) for row in state["history"]],
         best_value=state["best_value"],
@@ -179,12 +193,17 @@ def train_network(
     continues from ``checkpointing.resume_from`` when it is set. The batch order comes from a
     generator whose state is part of the checkpoint, so a resumed run sees the same batches.
 
+    With ``context.distributed``, every rank trains a DistributedDataParallel replica on its part
+    of each global batch of ``train.batch_size`` rows. Rank 0 alone evaluates the validation
+    split, decides on early stopping and saves checkpoints; the other ranks get its decision.
+
     Raises:
         ConfigError: for a loss that does not fit the task, or CUDA requested but missing.
         TrainerError: when the loss becomes NaN or infinite.
     """
     train = config.train
-    device = resolve_device(train.device)
+    session = context.distributed
+    device = torch.device(session.device) if session is not None else resolve_device(train.device)
     loss_name = train.loss
     if loss_name == "auto":
         loss_name = "cross_entropy" if task == "classification" else "mse"
@@ -197,6 +216,9 @@ def train_network(
     network.to(device)
     optimizer = build_optimizer(network.parameters(), train)
     generator = torch.Generator().manual_seed(config.seed)
+    if session is not None:
+        # Every rank built the same initial weights from the seed; dropout gets a stream per rank.
+        torch.manual_seed(config.seed + session.rank)
 
     stopping = train.early_stopping
     watched = stopping.metric if stopping else None
@@ -208,53 +230,48 @@ def train_network(
     checkpointing = context.checkpointing
     progress = Progress(history=[])
     if checkpointing is not None and checkpointing.resume_from is not None:
-        progress = _resume(checkpointing.resume_from, network, optimizer, generator)
+        progress = _resume(checkpointing.resume_from, network, optimizer, generator, session)
         context.reporter.status(f"resuming after epoch {progress.epoch}")
     inputs_train = train_split.inputs.to(device)
     targets_train = train_split.targets.to(device)
+    if session is None:
+        step = _SingleStep(network, optimizer, criterion, task)
+    else:
+        step = _ShardedStep(network, optimizer, loss_name, task, session)
 
-    for epoch in range(progress.epoch + 1, train.epochs + 1):
-        started = time.perf_counter()
+    with session.deferred_interrupts() if session is not None else contextlib.nullcontext():
+        for epoch in range(progress.epoch + 1, train.epochs + 1):
+            started = time.perf_counter()
 
-        # Optimise over the training split in a seeded random order.
-        network.train()
-        order = torch.randperm(len(train_split), generator=generator)
-        total_loss = 0.0
-        for start in range(0, len(order), train.batch_size):
-            batch = order[start : start + train.batch_size].to(device)
-            optimizer.zero_grad(set_to_none=True)
-            outputs = network(inputs_train[batch])
-            if task != "classification":
-                outputs = outputs.squeeze(-1)
-            loss = criterion(outputs, targets_train[batch])
-            if not torch.isfinite(loss):
-                raise TrainerError(
-                    f"loss became {loss.item()} at epoch {epoch}",
-                    hint="lower train.optimizer.lr, or scale the features with a `scale` preprocess step",
-                )
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(batch)
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": total_loss / len(train_split)}
+            # Optimise over the training split in a seeded random order.
+            network.train()
+            order = torch.randperm(len(train_split), generator=generator)
+            total_loss = 0.0
+            for start in range(0, len(order), train.batch_size):
+                total_loss += step(order[start : start + train.batch_size], inputs_train, targets_train, epoch)
+            row: dict[str, Any] = {"epoch": epoch, "train_loss": total_loss / len(train_split)}
 
-        # Evaluate on the validation split.
-        if val_split is not None and len(val_split) > 0:
-            outputs = predict(network, val_split.inputs, device)
-            targets = val_split.targets
-            val_loss = criterion(outputs if task == "classification" else outputs.squeeze(-1), targets).item()
-            row["val_loss"] = val_loss
-            row.update({f"val_{key}": value for key, value in _epoch_metrics(task, outputs, targets, scaler).items()})
-        row["seconds"] = round(time.perf_counter() - started, 4)
-        progress.history.append(row)
+            # Evaluate on the validation split: rank 0 alone in a distributed run.
+            evaluates = session is None or session.is_main
+            if evaluates and val_split is not None and len(val_split) > 0:
+                outputs = predict(network, val_split.inputs, device)
+                targets = val_split.targets
+                val_loss = criterion(outputs if task == "classification" else outputs.squeeze(-1), targets).item()
+                row["val_loss"] = val_loss
+                row.update({f"val_{key}": value for key, value in _epoch_metrics(task, outputs, targets, scaler).items()})
+            row["seconds"] = round(time.perf_counter() - started, 4)
+            progress.history.append(row)
 
-        # Keep the best weights; the checkpoint then holds everything the next epoch needs.
-        stop = watched is not None and _track_best(progress, row, watched, stopping, network, task)
-        if checkpointing is not None and not stop and epoch < train.epochs:
-            _save_checkpoint(checkpointing, network, optimizer, progress, generator)
-        context.reporter.epoch(epoch, train.epochs, row)
-        if stop:
-            context.reporter.status(f"early stopping after epoch {epoch}; best epoch {progress.best_epoch}")
-            break
+            # Keep the best weights; the checkpoint then holds everything the next epoch needs.
+            stop = evaluates and watched is not None and _track_best(progress, row, watched, stopping, network, task)
+            if session is not None:
+                stop = session.broadcast(stop)
+            if checkpointing is not None and not stop and epoch < train.epochs:
+                _save_checkpoint(checkpointing, network, optimizer, progress, generator, session)
+            context.reporter.epoch(epoch, train.epochs, row)
+            if stop:
+                context.reporter.status(f"early stopping after epoch {epoch}; best epoch {progress.best_epoch}")
+                break
 
     if progress.best_state is not None:
         network.load_state_dict(progress.best_state)
@@ -267,6 +284,83 @@ def train_network(
     if watched:
         facts["early_stopping_metric"] = watched
     return network, progress.history, facts
+
+
+class _SingleStep:
+    """One optimisation step of a single process on a batch of row indices."""
+
+    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, task: str) -> None:
+        self.network, self.optimizer, self.criterion, self.task = network, optimizer, criterion, task
+
+    def __call__(self, batch: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, epoch: int) -> float:
+        """Optimise on ``batch`` and return the summed loss of its rows."""
+        batch = batch.to(inputs.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        outputs = self.network(inputs[batch])
+        if self.task != "classification":
+            outputs = outputs.squeeze(-1)
+        loss = self.criterion(outputs, targets[batch])
+        if not torch.isfinite(loss):
+            raise _non_finite_loss(loss.item(), epoch)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item() * len(batch)
+
+
+class _ShardedStep:
+    """One optimisation step of a DistributedDataParallel rank on its part of a global batch.
+
+    Each rank takes a contiguous part of the global batch (parts differ by at most one row).
+    Its loss is the sum over its rows times world size / global batch rows, and DDP averages the
+    gradients over the ranks, so the update is that of the mean loss over the global batch, as
+    in one process. A rank whose part of a short last batch is empty runs the batch's first row
+    with weight 0, so that it still takes part in the gradient all-reduce.
+    """
+
+    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, loss_name: str, task: str, session: Any) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [network_device(network)] if session.backend == "nccl" else None
+        self.model = DistributedDataParallel(network, device_ids=device_ids)
+        self.optimizer, self.task, self.session = optimizer, task, session
+        self.criterion = nn.CrossEntropyLoss(reduction="sum") if loss_name == "cross_entropy" else nn.MSELoss(reduction="sum")
+
+    def __call__(self, batch: torch.Tensor, inputs: torch.Tensor, targets: torch.Tensor, epoch: int) -> float:
+        """Optimise on this rank's part of ``batch`` and return the summed loss of all its rows."""
+        session = self.session
+        part = torch.tensor_split(batch, session.world_size)[session.rank]
+        weight = 1.0
+        if len(part) == 0:
+            part, weight = batch[:1], 0.0
+        part = part.to(inputs.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        outputs = self.model(inputs[part])
+        if self.task != "classification":
+            outputs = outputs.squeeze(-1)
+        loss_sum = self.criterion(outputs, targets[part]) * weight
+
+        # One all-reduce gives every rank the batch's loss and any pending SIGINT or SIGTERM,
+        # so all ranks stop together on a non-finite loss or an interrupt.
+        totals = session.all_reduce_sum([loss_sum.item(), *session.pending_interrupts()])
+        code = session.interrupt_code(totals)
+        if code:
+            raise RunInterrupted(code)
+        if not math.isfinite(totals[0]):
+            raise _non_finite_loss(totals[0] / len(batch), epoch)
+        (loss_sum * (session.world_size / len(batch))).backward()
+        self.optimizer.step()
+        return totals[0]
+
+
+def network_device(network: nn.Module) -> torch.device:
+    return next(network.parameters()).device
+
+
+def _non_finite_loss(value: float, epoch: int) -> TrainerError:
+    return TrainerError(
+        f"loss became {value} at epoch {epoch}",
+        hint="lower train.optimizer.lr, or scale the features with a `scale` preprocess step",
+    )
 
 
 def _track_best(progress: Progress, row: dict[str, Any], watched: str, stopping, network: nn.Module, task: str) -> bool:
@@ -330,9 +424,11 @@ def run_supervised(
     val_split = split(data.X_val, data.y_val) if len(data.y_val) else None
     network = build_network(data.X_train.shape[1], n_outputs)
     network, history, facts = train_network(network, train_split, val_split, data.task, config, context, scaler)
+    if not context.writes_outputs:
+        return TrainResult(metrics={}, history=history)
 
     # Final evaluation on the held-out test split.
-    outputs = predict(network, shape_inputs(data.X_test), resolve_device(config.train.device))
+    outputs = predict(network, shape_inputs(data.X_test), torch.device(facts["device"]))
     probabilities = None
     if classification:
         predicted = outputs.argmax(dim=1).numpy()
