@@ -20,8 +20,8 @@ from typing import Iterator
 import numpy as np
 
 
-# Candidate rules evaluated in one block: bounds the temporary arrays to a few hundred MB.
-BLOCK = 1 << 21
+# Candidate rules evaluated in one block: bounds the temporary arrays to a few tens of MB.
+BLOCK = 1 << 18
 
 
 @dataclass

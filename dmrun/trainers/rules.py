@@ -34,8 +34,8 @@ ITEM_SEPARATOR = "|"
 # Peak memory per kept rule, an estimate: two itemset positions and three counts, plus the
 # copies, sort keys and sort order that ordering the rules makes.
 RULE_BYTES = 80
-# Rules per block when writing CSV: bounds the memory of the measure columns.
-CSV_BLOCK = 1 << 20
+# Rules per block when writing CSV: bounds the memory of the measure columns and Arrow tables.
+CSV_BLOCK = 1 << 16
 # Float columns of rules.csv: the twelve measures, antecedent and consequent support included.
 RULE_FLOAT_COLUMNS = 12
 
