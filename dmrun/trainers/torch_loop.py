@@ -42,9 +42,9 @@ def _use_deterministic_algorithms() -> None:
     """Turn on torch's deterministic kernels, warning where an operation has none.
 
     ``torch.use_deterministic_algorithms`` also imports ``torch._inductor.config`` to set the
-    same flag for ``torch.compile``, which dmrun does not use; that import loaded about 800
-    modules and took 2.3 s of every training run (torch 2.13, CPU). The eager-mode switch it
-    calls is used directly, with the public function as the fallback.
+    same flag for ``torch.compile``, which dmrun does not use. With torch 2.13 on CPU that
+    import loaded about 800 modules and took 2.3 s of every training run. So the eager-mode
+    switch it calls is used directly, with the public function as the fallback.
     """
     switch = getattr(torch._C, "_set_deterministic_algorithms", None)
     if switch is None:
