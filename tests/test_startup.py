@@ -96,3 +96,50 @@ def test_run_commands_import_nothing_heavy(tmp_path):
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["codes"] == [0, 0, 0, 0]
     assert report["heavy"] == []
+
+
+LIGHT_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from dmrun.cli import main
+
+    sys.argv = ["dmrun", *sys.argv[1:]]
+    try:
+        main()
+    except SystemExit as exit_:
+        code = exit_.code
+    loaded = sorted(name for name in ("dmrun.config.schema", "pydantic.main", "rich.console") if name in sys.modules)
+    print(json.dumps({"code": code, "loaded": loaded}))
+    """
+)
+
+
+def run_light_probe(*args: str, cwd=REPO_ROOT) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-c", LIGHT_PROBE, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_help_skips_schema_and_rich():
+    report = run_light_probe("--help")
+    assert report["code"] == 0
+    assert "dmrun.config.schema" not in report["loaded"]
+    assert "rich.console" not in report["loaded"]
+
+
+def test_runs_list_skips_schema_and_rich(tmp_path):
+    from helpers import make_run
+
+    make_run(tmp_path / "runs", "20260101-100000-km-aaaaaa", {"ari": 0.5})
+    report = run_light_probe("runs", "list", "--runs-dir", str(tmp_path / "runs"))
+    assert report["code"] == 0
+    assert "dmrun.config.schema" not in report["loaded"]
+    assert "rich.console" not in report["loaded"]
+
+
+def test_light_probe_sees_schema():
+    """A control run: validating a config builds the schema, and the probe must see it."""
+    report = run_light_probe("validate", str(EXAMPLE_CONFIGS[0]))
+    assert report["code"] == 0
+    assert "dmrun.config.schema" in report["loaded"]

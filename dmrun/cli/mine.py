@@ -5,18 +5,19 @@ from __future__ import annotations
 import re
 import typing
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, _state, execute, handle_errors, mine_app
-from dmrun.config.loading import LoadedConfig, support_hint
-from dmrun.data import check_encoding
 from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
 
 DEFAULT_BASKETS = "adult_baskets"
 DEFAULT_SUPPORT = 0.1
+if TYPE_CHECKING:
+    from dmrun.config.loading import LoadedConfig
+
 METRICS = "support, confidence, lift, leverage, conviction, zhangs_metric, jaccard, certainty, kulczynski, representativity"
 
 
@@ -25,6 +26,8 @@ def _check_fraction(flag: str, value: float | None, low_open: bool) -> None:
         return
     if (value <= 0 if low_open else value < 0) or value > 1:
         interval = "(0, 1]" if low_open else "[0, 1]"
+        from dmrun.config.loading import support_hint
+
         hint = support_hint(value, "--min-count {count}") if flag == "--support" else None
         raise ConfigError(f"invalid value for {flag}: {value:g} is outside {interval}", hint=hint)
 
@@ -58,6 +61,8 @@ def _dataset_section(
         )
     if path.is_dir():
         raise ConfigError(f"DATA is a folder, not a basket file: {data}")
+    from dmrun.data import check_encoding
+
     check_encoding(encoding, "--encoding")
     section: dict[str, Any] = {"path": str(path.resolve()), "format": "basket", "encoding": encoding}
     if delimiter is not None:
@@ -94,9 +99,8 @@ def build_mining_config(
     """
     from pydantic import ValidationError
 
-    from dmrun.config.schema import ExperimentConfig
-
-    from dmrun.config.schema import RuleMetric
+    from dmrun.config.loading import LoadedConfig
+    from dmrun.config.schema import ExperimentConfig, RuleMetric
 
     measures = typing.get_args(RuleMetric)
     if output_kind == "rules" and algorithm == "fpmax":

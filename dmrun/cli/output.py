@@ -9,20 +9,33 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import EXIT_SIGPIPE, ConfigError, DmrunError
 from dmrun.redact import redact_secrets
 
-def _console(console_class: type[Console] = Console, **options: Any) -> Console:
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dmrun.config.schema import ExperimentConfig
+
+
+def _console(for_stderr: bool) -> Console:
     """Build a console; off a terminal, tables get 160 columns (or $COLUMNS) rather than 80.
 
     A non-empty ``NO_COLOR`` turns off every style (bold and dim too), not only colours.
     """
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """Exit with 141, as a process killed by SIGPIPE would, when stdout's reader has gone."""
+            self.quiet = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(EXIT_SIGPIPE)
+
+    console_class = Console if for_stderr else StdoutConsole
+    options: dict[str, Any] = {"stderr": True} if for_stderr else {}
     if os.environ.get("NO_COLOR"):
         options["color_system"] = None
     console = console_class(highlight=False, soft_wrap=True, **options)
@@ -31,17 +44,26 @@ def _console(console_class: type[Console] = Console, **options: Any) -> Console:
     return console
 
 
-class _StdoutConsole(Console):
-    def on_broken_pipe(self) -> None:
-        """Exit with 141, as a process killed by SIGPIPE would, when stdout's reader has gone."""
-        self.quiet = True
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(EXIT_SIGPIPE)
+class LazyConsole:
+    """A rich console that is built on first use, so commands that print nothing never import rich."""
+
+    def __init__(self, for_stderr: bool) -> None:
+        self._for_stderr = for_stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            self._console = _console(self._for_stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
 
 
 _printed = {"json": False}
-stdout = _console(console_class=_StdoutConsole)
-stderr = _console(stderr=True)
+stdout = LazyConsole(for_stderr=False)
+stderr = LazyConsole(for_stderr=True)
 
 
 def print_json(document: dict[str, Any]) -> None:
@@ -134,6 +156,8 @@ SKIPPED_IN_SUMMARY = {"confusion_matrix", "feature_importances", "cluster_sizes"
 
 def print_metrics(metrics: dict[str, Any], title: str) -> None:
     """Print the scalar metrics as a two-column table on stdout."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -145,6 +169,8 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
 
 
 def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold", title_justify="left")
     for column in header:
         table.add_column(column, overflow="fold")
@@ -154,12 +180,18 @@ def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
 
 
 def print_columns(header: list[str], rows: list[list[Any]]) -> None:
-    """Print rows as plain aligned columns, one line per row, so they stay greppable."""
+    """Print rows as plain aligned columns, one line per row, so they stay greppable.
+
+    Lines are written without rich, which took about 0.4 ms a line on a 1,000-run listing.
+    They are written one at a time because under ``python -u`` a single large write to a pipe
+    whose reader has gone can be cut short without an error, while the next write raises
+    ``BrokenPipeError``.
+    """
     cells = [header, *[[str(cell) for cell in row] for row in rows]]
     widths = [max(len(row[index]) for row in cells) for index in range(len(header))]
     for row in cells:
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
-        stdout.out(line.rstrip(), highlight=False)
+        sys.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+    sys.stdout.flush()
 
 
 def print_csv(header: list[str], rows: list[list[Any]]) -> None:
@@ -209,7 +241,7 @@ class ConsoleReporter:
                 BarColumn(),
                 TimeElapsedColumn(),
                 TextColumn("{task.description}"),
-                console=stderr,
+                console=stderr.console,
                 transient=False,
             )
             self._progress.start()

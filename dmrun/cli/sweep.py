@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 
 from dmrun.cli import EXPECT_HELP, RUNS_DIR_HELP, SET_HELP, _install_signal_handlers, _runs_dir, _state, app, handle_errors, output
 from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGINT, ConfigError
@@ -86,6 +85,8 @@ def _run_trials(plan: Any, runs_dir: Path, jobs: int, quiet: bool) -> Any:
         sweep_dir.write()
         # A failed trial is reported even with --quiet, because --quiet hides progress, not errors.
         if not quiet or trial.status != "completed":
+            from rich.markup import escape
+
             shown = ", ".join(f"{key}={value}" for key, value in trial.params.items())
             verdict = "completed" if trial.status == "completed" else f"[red]{trial.status}[/]: {escape(trial.error or '')}"
             output.stderr.print(f"trial {trial.index + 1}/{len(plan.trials)} ({shown}): {verdict}")

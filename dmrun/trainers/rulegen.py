@@ -20,8 +20,8 @@ from typing import Iterator
 import numpy as np
 
 
-# Candidate rules evaluated in one block: bounds the temporary arrays to a few hundred MB.
-BLOCK = 1 << 21
+# Candidate rules evaluated in one block: bounds the temporary arrays to a few tens of MB.
+BLOCK = 1 << 18
 
 
 @dataclass
@@ -62,11 +62,11 @@ class ItemsetTable:
 
     def ordered(self) -> tuple[list[list[str]], np.ndarray]:
         """Return the itemsets as item-name lists with counts, by descending count, then length, then names."""
-        names = np.asarray(self.items, dtype=object)
+        names = self.items
         rows: list[tuple[int, int, list[str]]] = []
         for k in sorted(self.members):
             for ids, count in zip(self.members[k].tolist(), self.counts[k].tolist()):
-                rows.append((-count, k, names[ids].tolist()))
+                rows.append((-count, k, [names[index] for index in ids]))
         rows.sort(key=lambda row: (row[0], row[1], row[2]))
         return [row[2] for row in rows], np.asarray([-row[0] for row in rows], dtype=np.int64)
 

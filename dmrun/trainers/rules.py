@@ -25,16 +25,19 @@ import numpy as np
 from dmrun.config.schema import ExperimentConfig, RulesConfig
 from dmrun.data.types import Baskets
 from dmrun.errors import DataError, TrainerError
-from dmrun.rundir import atomic_target, write_atomic
+from dmrun.rundir import write_atomic
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
+from dmrun.trainers.rules_csv import arrow_column, fits_python_writer, write_arrow_csv, write_python_csv
 
 ITEM_SEPARATOR = "|"
 # Peak memory per kept rule, an estimate: two itemset positions and three counts, plus the
 # copies, sort keys and sort order that ordering the rules makes.
 RULE_BYTES = 80
-# Rules per block when writing CSV: bounds the memory of the measure columns.
-CSV_BLOCK = 1 << 20
+# Rules per block when writing CSV: bounds the memory of the measure columns and Arrow tables.
+CSV_BLOCK = 1 << 16
+# Float columns of rules.csv: the twelve measures, antecedent and consequent support included.
+RULE_FLOAT_COLUMNS = 12
 
 
 def itemset_lower_bound(transactions: list[list[str]], min_count: int, max_len: int | None) -> tuple[int, int]:
@@ -300,55 +303,13 @@ def write_json_records(path, columns: dict[str, list[Any]]) -> None:
     """Write a JSON array with one compact object per line.
 
     Each record goes through the C JSON encoder on its own, which is many times faster than
-    an indented dump of the whole list.
+    an indented dump of the whole list. One encoder serves every record, because ``json.dumps``
+    with options builds a new one per call.
     """
     keys = list(columns)
-    lines = (
-        json.dumps(dict(zip(keys, values)), ensure_ascii=False, allow_nan=False) for values in zip(*columns.values())
-    )
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    lines = (encode(dict(zip(keys, values))) for values in zip(*columns.values()))
     write_atomic(path, "[\n" + ",\n".join(lines) + "\n]\n")
-
-
-def _arrow_column(values):
-    """Wrap a NumPy number array or a list of strings as an Arrow array, sharing or packing buffers.
-
-    Building arrays from buffers keeps pyarrow from importing pandas, which ``pyarrow.array``
-    does on first use and which costs about half a second.
-    """
-    import pyarrow as pa
-
-    if isinstance(values, pa.Array):
-        return values
-    if isinstance(values, np.ndarray):
-        array = np.ascontiguousarray(values)
-        kind = {"f": pa.float64(), "i": pa.int64()}[array.dtype.kind]
-        array = array.astype(kind.to_pandas_dtype(), copy=False)
-        return pa.Array.from_buffers(kind, len(array), [None, pa.py_buffer(array)])
-    encoded = [value.encode("utf-8") for value in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    data = pa.py_buffer(b"".join(encoded))
-    return pa.Array.from_buffers(pa.large_string(), len(encoded), [None, pa.py_buffer(offsets), data])
-
-
-def write_fast_csv(path, blocks: Iterable[dict[str, Any]]) -> None:
-    """Write blocks of columns as one CSV file with Arrow's multi-threaded writer, atomically.
-
-    Strings are quoted, floats use the shortest repr that reads back exactly and infinities are
-    written as ``inf``. Blocks keep memory flat for millions of rows.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as arrow_csv
-
-    with atomic_target(path) as temporary:
-        writer = None
-        for block in blocks:
-            table = pa.Table.from_arrays([_arrow_column(values) for values in block.values()], names=list(block))
-            if writer is None:
-                writer = arrow_csv.CSVWriter(str(temporary), table.schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
 
 
 def write_itemsets(
@@ -358,7 +319,8 @@ def write_itemsets(
     lengths = np.fromiter(map(len, itemsets), dtype=np.int64, count=len(itemsets))
     joined = [ITEM_SEPARATOR.join(itemset) for itemset in itemsets]
     block = {"itemset": joined, "length": lengths, "support": supports, "count": counts}
-    write_fast_csv(context.artifacts / "itemsets.csv", [block])
+    write_csv = write_python_csv if fits_python_writer(len(itemsets), 1) else write_arrow_csv
+    write_csv(context.artifacts / "itemsets.csv", [block])
     written = ["artifacts/itemsets.csv"]
     if len(itemsets) <= settings.json_limit:
         columns = {"itemset": itemsets, "length": lengths.tolist(), "support": supports.tolist(), "count": counts.tolist()}
@@ -367,20 +329,27 @@ def write_itemsets(
     return written
 
 
-def _rule_blocks(rules: Rules) -> Iterator[dict[str, Any]]:
-    joined = _arrow_column([ITEM_SEPARATOR.join(itemset) for itemset in rules.itemsets])
+def _rule_blocks(rules: Rules, arrow: bool) -> Iterator[dict[str, Any]]:
+    """Yield the rules in blocks of columns, with itemsets as Arrow arrays or as lists of strings."""
+    names = [ITEM_SEPARATOR.join(itemset) for itemset in rules.itemsets]
+    joined = arrow_column(names) if arrow else np.asarray(names, dtype=object)
     for start in range(0, max(len(rules), 1), CSV_BLOCK):
         rows = slice(start, start + CSV_BLOCK)
-        yield {
-            "antecedents": joined.take(_arrow_column(rules.antecedents[rows])),
-            "consequents": joined.take(_arrow_column(rules.consequents[rows])),
-            **rules.measures(rows),
-        }
+        if arrow:
+            sides = {
+                "antecedents": joined.take(arrow_column(rules.antecedents[rows])),
+                "consequents": joined.take(arrow_column(rules.consequents[rows])),
+            }
+        else:
+            sides = {"antecedents": joined[rules.antecedents[rows]].tolist(), "consequents": joined[rules.consequents[rows]].tolist()}
+        yield {**sides, **rules.measures(rows)}
 
 
 def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> list[str]:
     """Write rules as CSV (``|``-joined items, ``inf`` for infinite conviction) and JSON (lists, ``null``)."""
-    write_fast_csv(context.artifacts / "rules.csv", _rule_blocks(rules))
+    arrow = not fits_python_writer(len(rules), RULE_FLOAT_COLUMNS)
+    write_csv = write_arrow_csv if arrow else write_python_csv
+    write_csv(context.artifacts / "rules.csv", _rule_blocks(rules, arrow))
     written = ["artifacts/rules.csv"]
     if len(rules) <= settings.json_limit:
         columns: dict[str, list[Any]] = {
