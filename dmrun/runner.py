@@ -78,6 +78,8 @@ def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
     config = loaded.config
     # The sweep block describes other runs, not this one, so a trial's config is the same with or without it.
     exclude = {"sweep"} if config.model.type in TORCH_MODELS else {"train", "sweep"}
+    if config.spark is None:
+        exclude.add("spark")
     data = config.model_dump(mode="json", exclude=exclude)
     if config.dataset.path is not None:
         data["dataset"]["path"] = str(loaded.resolve_path(config.dataset.path).resolve())
@@ -99,6 +101,10 @@ def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
     from dmrun.data.types import Baskets, Table
     from dmrun.errors import ConfigError
 
+    if config.engine == "spark":
+        from dmrun.spark.prepare import prepare
+
+        return prepare(config, base_dir, kind)
     dataset_config = config.dataset
     if kind == "baskets":
         dataset_config = mining_dataset_config(dataset_config)
@@ -147,8 +153,12 @@ def run_experiment(
     config = loaded.config
     entry = get_entry(config.model.type)
     check_reference(config.dataset, loaded.base_dir)
+    if config.engine == "spark":
+        check_spark(config, loaded.base_dir)
     run = RunDir.create(runs_dir, config.name, config.seed, loaded.path, folder=folder, overwrite=overwrite)
     run.record["algorithm"] = entry.name
+    if config.engine is not None:
+        run.record["engine"] = config.engine
     if loaded.overrides:
         run.record["overrides"] = redact_argv(loaded.overrides)
     try:
@@ -192,6 +202,8 @@ def run_in(
 
         reporter.status("loading data")
         data, summary = prepare_data(config, loaded.base_dir, entry.data)
+        if "spark" in summary:
+            run.record["spark"] = summary["spark"]
         if not resuming:
             run.write_json("data.json", summary)
         else:
@@ -208,7 +220,9 @@ def run_in(
         shutil.rmtree(run.path / Path(CHECKPOINT_FILE).parent, ignore_errors=True)
         if config.report.plots:
             reporter.status("drawing plots")
-            result.artifacts += _make_plots(run.path, entry.name, result, data)
+            # Spark data stays in Spark, so plots drawn from the rows in memory are left out.
+            in_memory = None if config.engine == "spark" else data
+            result.artifacts += _make_plots(run.path, entry.name, result, in_memory)
         run.finish("completed", 0, artifacts=result.artifacts)
         lifecycle.info("run %s completed", run.path.name)
         return RunOutcome(run=run, result=result, config=config)
@@ -227,10 +241,31 @@ def run_in(
         _finish_safely(run, "failed", EXIT_RUN_FAILED, wrapped)
         raise
     finally:
+        _close(locals().get("data"))
         logger.removeHandler(handler)
         with contextlib.suppress(OSError):
             handler.close()
         run.unlock()
+
+
+def check_spark(config: ExperimentConfig, base_dir: Path) -> None:
+    """Check, before a run folder exists, that pyspark and Java are present and every option is supported."""
+    from dmrun.spark.options import check_supported
+    from dmrun.spark.session import check_requirements
+
+    check_supported(config, base_dir)
+    check_requirements()
+
+
+def _close(data: Any) -> None:
+    """Release what the prepared data holds, such as the Spark session dmrun started."""
+    close = getattr(data, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:  # noqa: BLE001 - the run's own outcome matters more than a failed clean-up
+        lifecycle.warning("releasing the data failed", exc_info=True)
 
 
 def _finish_safely(run: RunDir, status: str, code: int, error: BaseException | None = None, **extra: Any) -> None:
