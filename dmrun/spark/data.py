@@ -80,13 +80,30 @@ def _builtin_table(handle: SparkHandle, config: DatasetConfig) -> SparkTable:
     dataset = load_builtin(config.name)
     if not isinstance(dataset, Table):
         raise DataError(f"dataset.name: the built-in dataset '{config.name}' holds baskets, not a table")
-    frame = dataset.frame.copy()
-    frame.columns = [str(column) for column in frame.columns]
-    spark_frame = handle.session.createDataFrame(frame.astype(object).where(frame.notna(), None))
+    frame = dataset.frame
+    columns = [str(column) for column in frame.columns]
+    types = [_spark_type(frame[column]) for column in frame.columns]
+    schema = ", ".join(f"`{name}` {kind}" for name, kind in zip(columns, types))
+    rows = [
+        tuple(None if _missing(value) else (float(value) if kind == "double" else str(value)) for value, kind in zip(row, types))
+        for row in frame.itertuples(index=False, name=None)
+    ]
+    spark_frame = handle.session.createDataFrame(rows, schema)
     table = SparkTable(_numbers_as_double(spark_frame), f"built-in:{config.name}", {"rows_read": len(frame)})
     if config.target is None and dataset.target is not None:
         table.summary["target"] = dataset.target
     return table
+
+
+def _spark_type(series: Any) -> str:
+    import pandas as pd
+
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return "double" if numeric else "string"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _file_table(handle: SparkHandle, config: DatasetConfig, base_dir: Path) -> SparkTable:
@@ -141,6 +158,14 @@ def _head(path: Path, encoding: str) -> str:
         return stream.read(20000)
 
 
+def try_double(name: str) -> Any:
+    """Return the column as a double, or null where the text is not a number (Spark 4 fails a plain cast)."""
+    from pyspark.sql import functions as F
+
+    quoted = name.replace("`", "``")
+    return F.expr(f"try_cast(`{quoted}` AS DOUBLE)")
+
+
 def _numbers_as_double(frame: Any) -> Any:
     """Cast each text column whose every value is a number to double, in one pass over the data."""
     from pyspark.sql import functions as F
@@ -148,11 +173,10 @@ def _numbers_as_double(frame: Any) -> Any:
 
     text = [item.name for item in frame.schema.fields if isinstance(item.dataType, StringType)]
     numeric = [item.name for item in frame.schema.fields if isinstance(item.dataType, NumericType)]
-    casts = [F.col(name).cast("double") for name in numeric]
     if text:
         counts = frame.agg(
             *[F.count(F.col(f"`{name}`")).alias(f"n{index}") for index, name in enumerate(text)],
-            *[F.count(F.col(f"`{name}`").cast("double")).alias(f"d{index}") for index, name in enumerate(text)],
+            *[F.count(try_double(name)).alias(f"d{index}") for index, name in enumerate(text)],
         ).first()
         numbers = {name for index, name in enumerate(text) if counts[f"n{index}"] == counts[f"d{index}"] and counts[f"n{index}"]}
     else:
@@ -163,7 +187,6 @@ def _numbers_as_double(frame: Any) -> Any:
         else F.col(f"`{item.name}`")
         for item in frame.schema.fields
     ]
-    del casts
     return frame.select(*columns)
 
 

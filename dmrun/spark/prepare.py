@@ -14,7 +14,7 @@ from typing import Any
 
 from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import ConfigError, DataError
-from dmrun.spark.data import SparkTable, read_baskets, read_table
+from dmrun.spark.data import SparkTable, read_baskets, read_table, try_double
 from dmrun.spark.features import FEATURES, LABEL, FeaturePlan, plan_features
 from dmrun.spark.session import SparkHandle, start_session
 from dmrun.suggest import closest_hint
@@ -137,7 +137,7 @@ def encode_target(
     column = F.col(f"`{target}`")
     if task == "regression":
         if not isinstance(frame.schema[target].dataType, NumericType):
-            bad = frame.where(column.cast("double").isNull()).select(column).first()
+            bad = frame.where(try_double(target).isNull()).select(column).first()
             if bad is not None:
                 raise DataError(
                     f"target '{target}' has non-numeric value {bad[0]!r}, so it cannot be a regression target",

@@ -119,7 +119,9 @@ def start_session(config: ExperimentConfig) -> SparkHandle:
             builder = builder.config("spark.driver.memory", settings.driver_memory)
     else:
         source = "spark-submit"
-    for key, value in settings.conf.items():
+    # Spark's console progress bars would mix with dmrun's own progress lines on stderr.
+    conf = {"spark.ui.showConsoleProgress": "false", **settings.conf}
+    for key, value in conf.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()

@@ -38,6 +38,10 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     settings: KMeansConfig = config.model
+    if settings.engine == "spark":
+        from dmrun.spark.kmeans import fit as fit_on_spark
+
+        return fit_on_spark(config, data, context)
     n_rows = len(data.X)
     if settings.n_clusters > n_rows:
         raise DataError(

@@ -44,6 +44,10 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 
     settings: TreeConfig = config.model
+    if settings.engine == "spark":
+        from dmrun.spark.tree import fit as fit_on_spark
+
+        return fit_on_spark(config, data, context)
     classification = data.task == "classification"
     options = dict(
         criterion=_criterion(settings, data.task),
