@@ -119,6 +119,11 @@ def predict_run(run: Path, data_path: Path) -> Predictions:
         from dmrun.predict_rules import predict_rules
 
         return predict_rules(run, config, data_path)
+    if config.engine == "spark":
+        raise ConfigError(
+            f"predict for {kind} runs trained on the spark engine is not supported yet",
+            hint=f"load {run / 'model' / 'spark_model'} with pyspark.ml.PipelineModel.load and call transform",
+        )
     if kind == "rnn" and config.dataset.task == "forecasting":
         from dmrun.predict_forecast import predict_forecast
 
