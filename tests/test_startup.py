@@ -9,7 +9,7 @@ import textwrap
 
 from helpers import EXAMPLE_CONFIGS, REPO_ROOT
 
-HEAVY = ["torch", "sklearn", "pandas", "mlxtend", "matplotlib"]
+HEAVY = ["torch", "sklearn", "pandas", "mlxtend", "matplotlib", "pyspark"]
 
 PROBE = textwrap.dedent(
     """

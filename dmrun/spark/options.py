@@ -110,6 +110,6 @@ def _check_tree(config: ExperimentConfig) -> None:
         raise _unsupported("model.ccp_alpha", settings.ccp_alpha, "MLlib does not prune: limit max_depth instead")
     if settings.max_depth is not None and settings.max_depth > MAX_TREE_DEPTH:
         raise ConfigError(
-            f"model.max_depth: {settings.max_depth} is above {MAX_TREE_DEPTH}, the largest depth MLlib supports",
+            f"model.max_depth: {settings.max_depth} is above {MAX_TREE_DEPTH}, the largest depth the spark engine (MLlib) supports",
             hint=f"set max_depth to at most {MAX_TREE_DEPTH}",
         )
