@@ -1,6 +1,6 @@
-"""Reading data with Spark: tables (CSV, TSV, Parquet, JSON lines) and baskets.
+"""Readers that load tables (CSV, TSV, Parquet, JSON lines) and baskets into Spark.
 
-Files are read by Spark itself, so no row passes through pandas; only built-in datasets, which
+Spark reads the files itself, so no row passes through pandas. Only built-in datasets, which
 are small, are read in memory and handed to Spark. Baskets are cleaned as the local readers
 clean them: items trimmed, duplicates in a basket collapsed, blank items, ignored items and
 empty baskets dropped and counted.
@@ -79,15 +79,12 @@ def _builtin_table(handle: SparkHandle, config: DatasetConfig) -> SparkTable:
 
     dataset = load_builtin(config.name)
     if not isinstance(dataset, Table):
-        raise DataError(f"dataset.name: the built-in dataset '{config.name}' holds baskets, not a table")
+        raise DataError(f"dataset.name: the built-in dataset '{config.name}' contains baskets, not a table")
     frame = dataset.frame
     columns = [str(column) for column in frame.columns]
     types = [_spark_type(frame[column]) for column in frame.columns]
     schema = ", ".join(f"`{name}` {kind}" for name, kind in zip(columns, types))
-    rows = [
-        tuple(None if _missing(value) else (float(value) if kind == "double" else str(value)) for value, kind in zip(row, types))
-        for row in frame.itertuples(index=False, name=None)
-    ]
+    rows = [tuple(map(_plain_value, row, types)) for row in frame.itertuples(index=False, name=None)]
     spark_frame = handle.session.createDataFrame(rows, schema)
     table = SparkTable(_numbers_as_double(spark_frame), f"built-in:{config.name}", {"rows_read": len(frame)})
     if config.target is None and dataset.target is not None:
@@ -102,8 +99,11 @@ def _spark_type(series: Any) -> str:
     return "double" if numeric else "string"
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+def _plain_value(value: Any, kind: str) -> float | str | None:
+    """Convert a pandas cell to the Python value Spark expects for a column of ``kind``; NaN becomes None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return float(value) if kind == "double" else str(value)
 
 
 def _file_table(handle: SparkHandle, config: DatasetConfig, base_dir: Path) -> SparkTable:

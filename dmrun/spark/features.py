@@ -1,9 +1,9 @@
 """Preprocessing steps as MLlib stages, fitted one after another on the training split.
 
-Supported steps: ``impute`` (numeric columns; mean, median or most_frequent), ``scale``
-(standard, minmax, robust), ``onehot`` and ``ordinal`` (text columns; a category not seen in
-training, or a missing value, gets no one-hot column and the code after the last category),
-``drop`` and ``select``. The fitted stages, ending in a VectorAssembler that writes the
+Supported steps: ``impute`` (numeric columns, with mean, median or most_frequent), ``scale``
+(standard, minmax, robust), ``onehot`` and ``ordinal`` (text columns), ``drop`` and ``select``.
+A category not seen in training, or a missing text value, gets no one-hot column and the code
+after the last category. The fitted stages, ending in a VectorAssembler that writes the
 ``features`` column, form one ``PipelineModel`` that is saved with the model.
 """
 
@@ -137,7 +137,7 @@ def _impute(fitter: _Fitter, step: Any, index: int) -> None:
     text = [feature.names[0] for feature in chosen if feature.kind == "text"]
     if text:
         raise ConfigError(
-            f"preprocess[{index}] (impute): column '{text[0]}' holds text, and the spark engine imputes numeric columns only",
+            f"preprocess[{index}] (impute): column '{text[0]}' contains text, and the spark engine imputes numeric columns only",
             hint="a missing text value gets no one-hot column in an onehot step; list only numeric columns here",
         )
     if not chosen:
@@ -219,7 +219,7 @@ def plan_features(train: Any, steps: list[Any], source: str) -> FeaturePlan:
     text = [feature.names[0] for feature in fitter.features if feature.kind == "text"]
     if text:
         raise DataError(
-            f"column '{text[0]}' holds text, and the model needs numbers",
+            f"column '{text[0]}' contains text, and the model needs numbers",
             hint=f"add a step such as `- {{step: onehot, columns: [{text[0]}]}}`, or drop the column",
         )
     if not fitter.features:

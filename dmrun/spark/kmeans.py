@@ -3,8 +3,8 @@
 ``k-means++`` becomes MLlib's k-means|| initialisation and ``random`` stays random. MLlib runs one
 initialisation per fit, so ``n_init`` fits are made with seeds ``seed``, ``seed + 1``, ... and the
 one with the lowest inertia is kept. Davies-Bouldin and Calinski-Harabasz are computed exactly
-in Spark; the silhouette needs all pairwise distances, so it is computed with scikit-learn on
-at most ``SILHOUETTE_ROWS`` rows drawn with the seed (all rows when there are fewer).
+in Spark. The silhouette needs all pairwise distances, so scikit-learn computes it on at most
+``SILHOUETTE_ROWS`` rows drawn with the seed (all rows when there are fewer).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which config options the spark engine supports, checked before Spark starts.
+"""Checks of the config options the spark engine supports, run before Spark starts.
 
 Each unsupported option is a ``ConfigError`` that names the key and the value, so a config
 never runs on Spark with a setting silently ignored. This module imports no pyspark.

@@ -1,9 +1,9 @@
 """The spark engine against the local engines, on Spark ``local[2]``.
 
-One SparkSession serves every test of the module; dmrun reuses an active session and leaves it
-running. Rules must equal the fim engine's byte for byte; k-means and tree metrics must be
-within the tolerances stated at each test, because MLlib initialises, splits rows and bins
-thresholds differently.
+One SparkSession serves every test of the module, because dmrun reuses an active session and
+leaves it running. Rules must equal the fim engine's byte for byte. k-means and tree metrics
+must be within the tolerance stated at each test, because MLlib initialises, splits rows and
+bins thresholds differently.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def test_kmeans_metrics_close_to_sklearn(spark, tmp_path, write_config):
     """
     _, local = train(tmp_path, write_config, config, "sklearn")
     run, distributed = train(tmp_path, write_config, config, "spark")
-    # Both reach the same optimum on iris, so the scores agree to rounding; ARI and NMI exactly.
+    # Both reach the same optimum on iris, so the scores agree up to rounding and ARI and NMI exactly.
     for key in ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz"):
         assert distributed[key] == pytest.approx(local[key], rel=1e-6), key
     assert distributed["ari"] == pytest.approx(local["ari"], abs=1e-12)
@@ -141,7 +141,7 @@ def test_tree_metrics_close_to_sklearn(spark, tmp_path, write_config):
     """
     _, local = train(tmp_path, write_config, config, "sklearn")
     run, distributed = train(tmp_path, write_config, config, "spark")
-    # Different test rows (Spark draws each row) and 32 threshold bins: accuracy within 0.06.
+    # Spark draws other test rows and tries 32 thresholds per feature, so accuracy may differ by up to 0.06.
     for key in ("accuracy", "f1_macro"):
         assert distributed[key] == pytest.approx(local[key], abs=0.06), key
     assert distributed["depth"] <= 4
