@@ -16,7 +16,7 @@ from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import ConfigError, DataError
 from dmrun.spark.data import SparkTable, read_baskets, read_table, try_double
 from dmrun.spark.features import FEATURES, LABEL, FeaturePlan, plan_features
-from dmrun.spark.session import SparkHandle, start_session
+from dmrun.spark.session import SparkHandle, spark_errors, start_session
 from dmrun.suggest import closest_hint
 
 logger = logging.getLogger(__name__)
@@ -55,20 +55,25 @@ def prepare(config: ExperimentConfig, base_dir: Path, kind: str) -> tuple[Any, d
     """Start Spark, read the dataset and shape it for a trainer that consumes ``kind`` data."""
     handle = start_session(config)
     try:
-        if kind == "baskets":
-            baskets = read_baskets(handle, config.dataset, base_dir, config.seed)
-            summary = {"source": baskets.source, **baskets.summary, "spark": handle.info}
-            return baskets, summary
-        table = read_table(handle, config.dataset, base_dir, config.seed)
-        if kind == "clustering":
-            prepared = prepare_clustering(handle, table, config)
-        else:
-            prepared = prepare_supervised(handle, table, config)
-        prepared.summary["spark"] = handle.info
-        return prepared, prepared.summary
+        with spark_errors(DataError, "reading the data"):
+            return _prepare(handle, config, base_dir, kind)
     except BaseException:
         handle.stop()
         raise
+
+
+def _prepare(handle: SparkHandle, config: ExperimentConfig, base_dir: Path, kind: str) -> tuple[Any, dict[str, Any]]:
+    if kind == "baskets":
+        baskets = read_baskets(handle, config.dataset, base_dir, config.seed)
+        summary = {"source": baskets.source, **baskets.summary, "engine": "spark", "spark": handle.info}
+        return baskets, summary
+    table = read_table(handle, config.dataset, base_dir, config.seed)
+    if kind == "clustering":
+        prepared = prepare_clustering(handle, table, config)
+    else:
+        prepared = prepare_supervised(handle, table, config)
+    prepared.summary.update(engine="spark", spark=handle.info)
+    return prepared, prepared.summary
 
 
 def _base_summary(table: SparkTable) -> dict[str, Any]:

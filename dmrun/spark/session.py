@@ -6,16 +6,17 @@ without pyspark or Java gets a config error (exit 2) that names what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from dmrun.config.schema import ExperimentConfig, SparkConfig
-from dmrun.errors import ConfigError
+from dmrun.errors import ConfigError, DmrunError
 
 logger = logging.getLogger(__name__)
 
@@ -137,3 +138,26 @@ def start_session(config: ExperimentConfig) -> SparkHandle:
 def session_info(session: Any, source: str) -> dict[str, Any]:
     """Describe a session for run.json and data.json: Spark version, master and where the master came from."""
     return {"version": session.version, "master": session.sparkContext.master, "master_source": source}
+
+
+# Characters of a Spark error message kept in dmrun's error; the rest is the JVM stack trace.
+MAX_MESSAGE = 600
+
+
+@contextlib.contextmanager
+def spark_errors(error_type: type[DmrunError], action: str) -> Iterator[None]:
+    """Turn an error raised by Spark during ``action`` into ``error_type`` with a short message.
+
+    pyspark's exceptions carry the whole JVM stack trace in their text, which dmrun never prints
+    without ``--verbose``; the first lines name the cause.
+    """
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except (PySparkException, Py4JError) as err:
+        lines = [line for line in str(err).strip().splitlines() if line.strip()]
+        message = " ".join(lines[:3])[:MAX_MESSAGE]
+        logger.debug("Spark error while %s", action, exc_info=True)
+        raise error_type(f"Spark failed while {action}: {type(err).__name__}: {message}") from err

@@ -397,9 +397,11 @@ def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> l
 def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> TrainResult:
     settings: RulesConfig = config.model
     if settings.engine == "spark":
+        from dmrun.spark.session import spark_errors
         from dmrun.spark.rules import fit as fit_on_spark
 
-        return fit_on_spark(config, data, context)
+        with spark_errors(TrainerError, "mining"):
+            return fit_on_spark(config, data, context)
     n_transactions = len(data.transactions)
     settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
     min_count = check_size(data, settings)

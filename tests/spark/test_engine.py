@@ -71,6 +71,8 @@ def test_rules_equal_fim_on_messy_baskets(spark, tmp_path):
     for key in ("transactions", "distinct_items", "items_total", "max_basket_size", "empty_baskets_dropped",
                 "blank_items_dropped", "items_trimmed", "duplicate_items_collapsed", "fingerprint"):
         assert distributed[key] == local[key], key
+    assert distributed["engine"] == "spark"
+    assert distributed["spark"]["master"] == "local[2]"
     record = read_json(spark_run / "run.json")
     assert record["engine"] == "spark"
     assert record["spark"]["master"] == "local[2]"
