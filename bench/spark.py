@@ -112,12 +112,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--only", default="", help="run only the cases whose title contains this text")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         print("| case | engine | median s | peak MB (all processes) |")
         print("|---|---|---|---|")
         for title, commands in cases(options.data, work, work / "runs"):
+            if options.only not in title:
+                continue
             for name, command in commands.items():
                 measured = [run_once(command) for _ in range(options.repeat)]
                 seconds = statistics.median(value[0] for value in measured)

@@ -124,8 +124,14 @@ def _file_table(handle: SparkHandle, config: DatasetConfig, base_dir: Path) -> S
 
 
 def _read_csv(reader: Any, path: Path, config: DatasetConfig, kind: str) -> Any:
-    """Read CSV or TSV as text columns, mark missing values as null and type the numeric columns."""
+    """Read CSV or TSV, mark missing values as null and type the numeric columns.
+
+    Spark infers the column types first, in its own pass over the file. Only the columns it
+    reads as text are trimmed and checked against the missing-value markers, because a marker
+    such as `?` makes Spark read a numeric column as text.
+    """
     from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
 
     from dmrun.data.readers import detect_delimiter
 
@@ -134,7 +140,9 @@ def _read_csv(reader: Any, path: Path, config: DatasetConfig, kind: str) -> Any:
         reader.option("header", config.header)
         .option("sep", delimiter)
         .option("encoding", config.encoding)
-        .option("inferSchema", False)
+        .option("inferSchema", True)
+        .option("ignoreLeadingWhiteSpace", True)
+        .option("ignoreTrailingWhiteSpace", True)
         .option("mode", "FAILFAST")
         .csv(str(path))
     )
@@ -146,10 +154,14 @@ def _read_csv(reader: Any, path: Path, config: DatasetConfig, kind: str) -> Any:
     frame = frame.toDF(*names)
     markers = [marker for marker in config.missing_values if marker != ""]
     cleaned = []
-    for name in names:
-        value = F.trim(F.col(f"`{name}`"))
+    for item in frame.schema.fields:
+        column = F.col(f"`{item.name}`")
+        if not isinstance(item.dataType, StringType):
+            cleaned.append(column)
+            continue
+        value = F.trim(column)
         missing = (value == "") | value.isin(markers) if markers else value == ""
-        cleaned.append(F.when(missing, F.lit(None)).otherwise(value).alias(name))
+        cleaned.append(F.when(missing, F.lit(None)).otherwise(value).alias(item.name))
     return _numbers_as_double(frame.select(*cleaned))
 
 
