@@ -168,8 +168,9 @@ def _encode(fitter: _Fitter, step: Any, index: int) -> None:
             feature.column, feature.kind, feature.imputed = indexed, "numeric", True
             continue
         encoded = f"{feature.column}__onehot{index}"
-        # dropLast drops the bucket StringIndexer keeps for unseen and missing values, so those rows are all zeros.
-        fitter.add(OneHotEncoder(inputCols=[indexed], outputCols=[encoded], dropLast=True, handleInvalid="keep"))
+        # StringIndexer puts unseen and missing values in one extra bucket after the labels, and
+        # dropLast drops that last bucket, so those rows are all zeros.
+        fitter.add(OneHotEncoder(inputCols=[indexed], outputCols=[encoded], dropLast=True, handleInvalid="error"))
         feature.column, feature.kind = encoded, "vector"
         feature.names = [f"{feature.names[0]}_{label}" for label in labels]
 
@@ -226,7 +227,9 @@ def plan_features(train: Any, steps: list[Any], source: str) -> FeaturePlan:
         raise DataError("no feature columns are left after preprocessing", hint="check dataset.features and the drop steps")
     assembler = VectorAssembler(inputCols=[feature.column for feature in fitter.features], outputCol=FEATURES, handleInvalid="keep")
     fitter.add(assembler)
+    names = [name for feature in fitter.features for name in feature.names]
+    size = fitter.frame.schema[FEATURES].metadata.get("ml_attr", {}).get("num_attrs")
+    assert size in (None, len(names)), f"{size} features but {len(names)} feature names"
     raw = [feature.column for feature in fitter.features if feature.kind == "numeric" and not feature.imputed]
     raw += [column for feature in fitter.features for column in feature.raw]
-    names = [name for feature in fitter.features for name in feature.names]
     return FeaturePlan(PipelineModel(stages=fitter.stages), names, [column.removesuffix("__double") for column in raw])
