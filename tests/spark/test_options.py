@@ -150,3 +150,16 @@ def test_local_runs_never_import_pyspark(tmp_path):
     )
     completed = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert completed.stdout.split()[-2:] == ["0", "False"], completed.stderr
+
+
+def test_predict_rejects_spark_runs(cli, tmp_path):
+    from helpers import make_run
+
+    config = "dataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3, engine: spark}\n"
+    run = make_run(tmp_path / "runs", "20260101-100000-km-aaaaaa", {"inertia": 1.0}, config=config)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = cli("predict", run, rows)
+    assert result.exit_code == 2
+    assert "predict for kmeans runs trained on the spark engine is not supported yet" in result.stderr
+    assert "pyspark.ml.PipelineModel.load" in result.stderr
