@@ -159,6 +159,11 @@ def predict_run(
         from dmrun.predict_rules import predict_rules
 
         return predict_rules(run, config, data_path)
+    if config.engine == "spark":
+        raise ConfigError(
+            f"predict for {kind} runs trained on the spark engine is not supported yet",
+            hint=f"load {run / 'model' / 'spark_model'} with pyspark.ml.PipelineModel.load and call transform",
+        )
     if forecasting:
         from dmrun.predict_forecast import predict_forecast
 

@@ -195,6 +195,8 @@ def package_versions() -> dict[str, str | None]:
     for module in ("torch", "sklearn", "mlxtend", "numpy", "pandas", "pydantic"):
         loaded = sys.modules.get(module)
         versions[module] = getattr(loaded, "__version__", None) if loaded else None
+    if "pyspark" in sys.modules:  # only runs on the spark engine load it
+        versions["pyspark"] = getattr(sys.modules["pyspark"], "__version__", None)
     return versions
 
 

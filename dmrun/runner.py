@@ -81,6 +81,8 @@ def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
     config = loaded.config
     # The sweep block describes other runs, not this one, so a trial's config is the same with or without it.
     exclude = {"sweep"} if config.model.type in TORCH_MODELS else {"train", "sweep"}
+    if config.spark is None:
+        exclude.add("spark")
     data = config.model_dump(mode="json", exclude=exclude)
     if config.dataset.path is not None:
         data["dataset"]["path"] = str(loaded.resolve_path(config.dataset.path).resolve())
@@ -102,6 +104,10 @@ def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
     from dmrun.data.types import Baskets, Table
     from dmrun.errors import ConfigError
 
+    if config.engine == "spark":
+        from dmrun.spark.prepare import prepare
+
+        return prepare(config, base_dir, kind)
     dataset_config = config.dataset
     if kind == "baskets":
         dataset_config = mining_dataset_config(dataset_config)
@@ -155,6 +161,8 @@ def run_experiment(
         session.share_outcome(None)  # raises rank 0's error when it could not create the folder
         return run_on_worker(loaded, entry, session)
     check_reference(config.dataset, loaded.base_dir)
+    if config.engine == "spark":
+        check_spark(config, loaded.base_dir)
     try:
         run = RunDir.create(runs_dir, config.name, config.seed, loaded.path, folder=folder, overwrite=overwrite)
     except BaseException as err:
@@ -162,6 +170,8 @@ def run_experiment(
             session.share_outcome(err)
         raise
     run.record["algorithm"] = entry.name
+    if config.engine is not None:
+        run.record["engine"] = config.engine
     if loaded.overrides:
         run.record["overrides"] = redact_argv(loaded.overrides)
     if session is not None:
@@ -251,6 +261,8 @@ def run_in(
 
         reporter.status("loading data")
         data, summary = prepare_agreed(loaded, entry, session)
+        if "spark" in summary:
+            run.record["spark"] = summary["spark"]
         if not resuming:
             run.write_json("data.json", summary)
         else:
@@ -267,7 +279,9 @@ def run_in(
         shutil.rmtree(run.path / Path(CHECKPOINT_FILE).parent, ignore_errors=True)
         if config.report.plots:
             reporter.status("drawing plots")
-            result.artifacts += _make_plots(run.path, entry.name, result, data)
+            # Spark data stays in Spark, so plots drawn from the rows in memory are left out.
+            in_memory = None if config.engine == "spark" else data
+            result.artifacts += _make_plots(run.path, entry.name, result, in_memory)
         run.finish("completed", 0, artifacts=result.artifacts)
         lifecycle.info("run %s completed", run.path.name)
         return RunOutcome(run=run, result=result, config=config)
@@ -281,6 +295,7 @@ def run_in(
         _record_ending(run, reporter.rows, err)
         raise
     finally:
+        _close(locals().get("data"))
         logger.removeHandler(handler)
         with contextlib.suppress(OSError):
             handler.close()
@@ -315,6 +330,26 @@ def _peer_error(session: Any, err: BaseException) -> DmrunError | None:
     if isinstance(err, DmrunError) and not isinstance(err, DistributedError):
         return None
     return session.peer_failure(wait_s=1.0 if isinstance(err, (DistributedError, RuntimeError)) else 0.3)
+
+
+def check_spark(config: ExperimentConfig, base_dir: Path) -> None:
+    """Check, before a run folder exists, that pyspark and Java are present and every option is supported."""
+    from dmrun.spark.options import check_supported
+    from dmrun.spark.session import check_requirements
+
+    check_supported(config, base_dir)
+    check_requirements()
+
+
+def _close(data: Any) -> None:
+    """Release what the prepared data holds, such as the Spark session dmrun started."""
+    close = getattr(data, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:  # noqa: BLE001 - the run's own outcome matters more than a failed clean-up
+        lifecycle.warning("releasing the data failed", exc_info=True)
 
 
 def _finish_safely(run: RunDir, status: str, code: int, error: BaseException | None = None, **extra: Any) -> None:

@@ -9,7 +9,7 @@ import textwrap
 
 from helpers import EXAMPLE_CONFIGS, REPO_ROOT
 
-HEAVY = ["torch", "sklearn", "pandas", "mlxtend", "matplotlib", "openpyxl"]
+HEAVY = ["torch", "sklearn", "pandas", "mlxtend", "matplotlib", "openpyxl", "pyspark"]
 
 PROBE = textwrap.dedent(
     """

@@ -34,7 +34,7 @@ def _check_fraction(flag: str, value: float | None, low_open: bool) -> None:
 
 RULE_ALGORITHMS = ("apriori", "fpgrowth")
 ITEMSET_ALGORITHMS = ("apriori", "fpgrowth", "fpmax")
-ENGINES = ("fim", "mlxtend")
+ENGINES = ("fim", "mlxtend", "spark")
 
 
 def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> None:
@@ -91,6 +91,7 @@ def build_mining_config(
     engine: str = "fim",
     plots: bool = True,
     memory_budget: Optional[int] = None,
+    master: Optional[str] = None,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -117,6 +118,8 @@ def build_mining_config(
     if support is None:
         support = DEFAULT_SUPPORT
     _check_fraction("--support", support, low_open=True)
+    if master is not None and engine != "spark":
+        raise ConfigError(f"--master applies to --engine spark, not to --engine {engine}", hint="add --engine spark")
     if min_count is not None and min_count < 1:
         raise ConfigError(f"invalid value for --min-count: {min_count}; it must be at least 1")
     _check_fraction("--confidence", confidence, low_open=False)
@@ -155,10 +158,11 @@ def build_mining_config(
         model["min_count"] = min_count
     else:
         model["min_support"] = support
+    document: dict[str, Any] = {"name": name, "dataset": dataset, "model": model, "report": {"plots": plots}}
+    if master is not None:
+        document["spark"] = {"master": master}
     try:
-        config = ExperimentConfig.model_validate(
-            {"name": name, "dataset": dataset, "model": model, "report": {"plots": plots}}
-        )
+        config = ExperimentConfig.model_validate(document)
     except ValidationError as err:
         problems = []
         for error in err.errors(include_url=False):
@@ -168,7 +172,14 @@ def build_mining_config(
     return LoadedConfig(config=config, path=None, base_dir=Path.cwd())
 
 
-ENGINE_HELP = "fim (C code from pyfim, the default) or mlxtend; both give the same results."
+ENGINE_HELP = (
+    "fim (C code from pyfim, the default), mlxtend, or spark (Apache Spark MLlib, needs pip install "
+    "'dmrun[spark]'); all give the same results."
+)
+MASTER_HELP = (
+    "Spark master URL for --engine spark, such as local[4], spark://host:7077 or yarn "
+    "(default: $DMRUN_SPARK_MASTER, then $SPARK_MASTER, then local[*])."
+)
 
 
 def basket_layout(
@@ -209,6 +220,7 @@ def rules(
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori or fpgrowth."),
     engine: str = typer.Option("fim", "--engine", help=ENGINE_HELP),
+    master: Optional[str] = typer.Option(None, "--master", help=MASTER_HELP),
     memory_budget: Optional[int] = typer.Option(None, "--memory-budget", help=BUDGET_HELP),
     top: int = typer.Option(10, "--top", "-n", help="Rules to show; all rules are written to the run folder."),
     sort_by: str = typer.Option("lift", "--sort-by", help=f"Measure that orders the rules: {METRICS}."),
@@ -229,6 +241,7 @@ def rules(
     loaded = build_mining_config(
         data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
         basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
+        master=master,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -242,6 +255,7 @@ def itemsets(
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori, fpgrowth, or fpmax for maximal itemsets only."),
     engine: str = typer.Option("fim", "--engine", help=ENGINE_HELP),
+    master: Optional[str] = typer.Option(None, "--master", help=MASTER_HELP),
     memory_budget: Optional[int] = typer.Option(None, "--memory-budget", help=BUDGET_HELP),
     top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
@@ -260,5 +274,6 @@ def itemsets(
     loaded = build_mining_config(
         data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
         baskets=basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
+        master=master,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

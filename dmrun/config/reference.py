@@ -37,6 +37,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("train.early_stopping", schema.EarlyStoppingConfig),
     ("sweep (dmrun sweep only)", schema.SweepConfig),
     ("report", schema.ReportConfig),
+    ("spark (models with engine: spark)", schema.SparkConfig),
 ]
 
 

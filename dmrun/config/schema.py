@@ -352,19 +352,36 @@ class RNNConfig(StrictModel):
 
 class KMeansConfig(StrictModel):
     type: Literal["kmeans"] = Field(..., description="Selects this algorithm.")
+    engine: Literal["sklearn", "spark"] = Field(
+        "sklearn",
+        description="`sklearn` clusters in memory with scikit-learn; `spark` clusters with Apache Spark MLlib "
+        "(k-means|| initialisation for `k-means++`), reading the data with Spark (see the `spark` section).",
+    )
     n_clusters: int = Field(8, ge=1, description="Number of clusters.")
     init: Literal["k-means++", "random"] = Field("k-means++", description="Initialisation method.")
     n_init: int = Field(10, ge=1, description="Runs with different centroid seeds; the best one is kept.")
     max_iter: int = Field(300, ge=1, description="Maximum iterations of one run.")
-    tol: float = Field(1e-4, ge=0, description="Relative tolerance on the centre shift that declares convergence.")
+    tol: float = Field(
+        1e-4,
+        ge=0,
+        description="Tolerance on the centre shift that declares convergence: relative to the data's variance "
+        "on sklearn, an absolute distance on spark.",
+    )
 
 
 class TreeConfig(StrictModel):
     type: Literal["tree"] = Field(..., description="Selects this algorithm.")
+    engine: Literal["sklearn", "spark"] = Field(
+        "sklearn",
+        description="`sklearn` trains in memory with scikit-learn; `spark` trains MLlib's DecisionTreeClassifier "
+        "or DecisionTreeRegressor, reading the data with Spark (see the `spark` section).",
+    )
     criterion: Literal["auto", "gini", "entropy", "log_loss", "squared_error", "absolute_error", "friedman_mse"] = (
         Field("auto", description="Split quality measure; `auto` is gini for classification, squared_error for regression.")
     )
-    max_depth: int | None = Field(None, ge=1, description="Maximum depth; unlimited when not set.")
+    max_depth: int | None = Field(
+        None, ge=1, description="Maximum depth; unlimited when not set (on spark: at most 30, MLlib's limit)."
+    )
     min_samples_split: int = Field(2, ge=2, description="Minimum rows in a node to split it.")
     min_samples_leaf: int = Field(1, ge=1, description="Minimum rows in each leaf.")
     max_leaf_nodes: int | None = Field(None, ge=2, description="Maximum number of leaves; unlimited when not set.")
@@ -393,11 +410,11 @@ class RulesConfig(StrictModel):
         description="Frequent itemset algorithm. fpmax finds maximal itemsets only, so it needs "
         "`output: itemsets`.",
     )
-    engine: Literal["fim", "mlxtend"] = Field(
+    engine: Literal["fim", "mlxtend", "spark"] = Field(
         "fim",
         description="`fim` mines with Christian Borgelt's C implementations (pyfim) and generates rules with "
-        "vectorised NumPy; `mlxtend` uses mlxtend's Python implementations. Both give the same itemsets, "
-        "rules and measures.",
+        "vectorised NumPy; `mlxtend` uses mlxtend's Python implementations; `spark` mines with Apache Spark "
+        "MLlib's FPGrowth and generates the rules like `fim`. All give the same itemsets, rules and measures.",
     )
     output: Literal["rules", "itemsets"] = Field(
         "rules", description="`rules` mines itemsets and then rules; `itemsets` stops after the itemsets."
@@ -522,6 +539,28 @@ class ReportConfig(StrictModel):
     )
 
 
+class SparkConfig(StrictModel):
+    master: str | None = Field(
+        None,
+        description="Spark master URL, passed to Spark unchanged: `local[*]`, `local[4]`, `spark://host:7077`, "
+        "`yarn`, `k8s://https://host:443`. Default: the DMRUN_SPARK_MASTER environment variable, then "
+        "SPARK_MASTER, then `local[*]`.",
+    )
+    driver_memory: str | None = Field(
+        None,
+        pattern=r"^[0-9]+[kmgtKMGT]?$",
+        description="Memory of the Spark driver, such as `4g` (`spark.driver.memory`). It applies only when "
+        "dmrun starts the driver JVM, not under spark-submit.",
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other Spark settings, such as `{spark.executor.memory: 8g, spark.sql.shuffle.partitions: "
+        "'64'}`; values are strings.",
+    )
+
+
+
+
 class ExperimentConfig(StrictModel):
     name: str = Field(
         "experiment",
@@ -543,6 +582,15 @@ class ExperimentConfig(StrictModel):
         description="Grid for `dmrun sweep`. `dmrun train` ignores it with a warning and trains the config as written.",
     )
     report: ReportConfig = Field(default_factory=ReportConfig, description="Plots made after the run.")
+    spark: SparkConfig | None = Field(
+        None,
+        description="Where and how Spark runs, for models with `engine: spark`; optional even then.",
+    )
+
+    @property
+    def engine(self) -> str | None:
+        """Return the model's engine (`sklearn`, `fim`, `spark`, ...), or ``None`` for torch models."""
+        return getattr(self.model, "engine", None)
 
     @field_validator("name")
     @classmethod
@@ -560,6 +608,11 @@ class ExperimentConfig(StrictModel):
             split.val_size = 0.0
         if "train" in self.model_fields_set and self.model.type not in TORCH_MODELS:
             raise ValueError(f"the `train` section applies to mlp, cnn and rnn models, not to `{self.model.type}`")
+        if self.spark is not None and self.engine != "spark":
+            raise ValueError(
+                f"the `spark` section applies to models with `engine: spark`, and model `{self.model.type}` "
+                f"runs on {self.engine or 'torch'}"
+            )
         if self.model.type == "rules":
             other = [step.step for step in self.preprocess if step.step not in MINING_STEPS]
             if other:

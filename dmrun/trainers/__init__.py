@@ -29,12 +29,12 @@ TRAINERS: dict[str, TrainerEntry] = {
         TrainerEntry(
             "rnn", "dmrun.trainers.rnn", "supervised", "LSTM, GRU or plain RNN: sequences and forecasting (torch)"
         ),
-        TrainerEntry("kmeans", "dmrun.trainers.kmeans", "clustering", "k-means clustering (scikit-learn)"),
+        TrainerEntry("kmeans", "dmrun.trainers.kmeans", "clustering", "k-means clustering (scikit-learn or Spark MLlib)"),
         TrainerEntry(
-            "tree", "dmrun.trainers.tree", "supervised", "decision tree classifier or regressor (scikit-learn)"
+            "tree", "dmrun.trainers.tree", "supervised", "decision tree classifier or regressor (scikit-learn or Spark MLlib)"
         ),
         TrainerEntry(
-            "rules", "dmrun.trainers.rules", "baskets", "frequent itemsets and association rules (mlxtend)"
+            "rules", "dmrun.trainers.rules", "baskets", "frequent itemsets and association rules (pyfim, mlxtend or Spark MLlib)"
         ),
     ]
 }

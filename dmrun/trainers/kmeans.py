@@ -10,7 +10,7 @@ import numpy as np
 
 from dmrun.config.schema import ExperimentConfig, KMeansConfig
 from dmrun.data.prepare import ClusteringData
-from dmrun.errors import DataError
+from dmrun.errors import DataError, TrainerError
 from dmrun.rundir import write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.persist import save_preprocessing, save_sklearn
@@ -38,6 +38,12 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     settings: KMeansConfig = config.model
+    if settings.engine == "spark":
+        from dmrun.spark.session import spark_errors
+        from dmrun.spark.kmeans import fit as fit_on_spark
+
+        with spark_errors(TrainerError, "clustering"):
+            return fit_on_spark(config, data, context)
     n_rows = len(data.X)
     if settings.n_clusters > n_rows:
         raise DataError(

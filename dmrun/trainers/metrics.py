@@ -8,17 +8,23 @@ from typing import Any
 from dmrun.rundir import write_csv
 
 
-def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, Any]:
-    """Accuracy, macro-averaged F1, precision and recall, and the confusion matrix."""
+def classification_metrics(y_true, y_pred, n_classes: int, sample_weight=None) -> dict[str, Any]:
+    """Accuracy, macro-averaged F1, precision and recall, and the confusion matrix.
+
+    ``sample_weight`` counts each row that many times, so distinct pairs with their counts give
+    the metrics of all the rows.
+    """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
     labels = list(range(n_classes))
+    weights = {"sample_weight": sample_weight}
+    scores = {"labels": labels, "average": "macro", "zero_division": 0, **weights}
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "precision_macro": float(precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "recall_macro": float(recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "accuracy": float(accuracy_score(y_true, y_pred, **weights)),
+        "f1_macro": float(f1_score(y_true, y_pred, **scores)),
+        "precision_macro": float(precision_score(y_true, y_pred, **scores)),
+        "recall_macro": float(recall_score(y_true, y_pred, **scores)),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels, **weights).tolist(),
     }
 
 

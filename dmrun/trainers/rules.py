@@ -1,8 +1,9 @@
 """Frequent itemsets and association rules.
 
-Two engines give the same results: ``fim`` mines with pyfim (Christian Borgelt's C code) and
+Three engines give the same results: ``fim`` mines with pyfim (Christian Borgelt's C code) and
 generates rules with vectorised NumPy (``rulegen``); ``mlxtend`` uses mlxtend on a sparse one-hot
-matrix. Itemsets are written as lists in JSON and as one ``|``-separated string in CSV, never as
+matrix; ``spark`` mines with MLlib's FPGrowth (``dmrun.spark.rules``) and generates rules like
+``fim``. Itemsets are written as lists in JSON and as one ``|``-separated string in CSV, never as
 a Python ``frozenset(...)`` repr.
 """
 
@@ -364,6 +365,12 @@ def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> l
 
 def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> TrainResult:
     settings: RulesConfig = config.model
+    if settings.engine == "spark":
+        from dmrun.spark.session import spark_errors
+        from dmrun.spark.rules import fit as fit_on_spark
+
+        with spark_errors(TrainerError, "mining"):
+            return fit_on_spark(config, data, context)
     n_transactions = len(data.transactions)
     settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
     min_count = check_size(data, settings)
@@ -380,11 +387,22 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
         )
     else:
         table = mine_with_mlxtend(data.transactions, settings)
+    return mining_result(table, len(counts), min_count, settings, context)
+
+
+def mining_result(
+    table: ItemsetTable, distinct_items: int, min_count: int, settings: RulesConfig, context: TrainContext
+) -> TrainResult:
+    """Write the itemsets and, unless ``settings.output`` is itemsets, generate and write the rules.
+
+    Every engine ends here, so the files, metrics and summary table are the same whichever mined.
+    """
+    n_transactions = table.n_transactions
     itemsets, itemset_counts = table.ordered()
     artifacts = write_itemsets(context, itemsets, itemset_counts, n_transactions, settings)
     metrics: dict[str, Any] = {
         "transactions": n_transactions,
-        "distinct_items": len(counts),
+        "distinct_items": distinct_items,
         "min_support": settings.min_support,
         "min_count": min_count,
         "itemsets": len(table),
@@ -401,10 +419,10 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     context.reporter.status(
         f"generating rules from {candidates:,} candidates with {settings.metric} >= {settings.min_threshold:g}"
     )
-    if settings.engine == "fim":
-        rules = association_rules(table, settings.metric, settings.min_threshold, settings.sort_by)
-    else:
+    if settings.engine == "mlxtend":
         rules = rules_with_mlxtend(table, settings)
+    else:
+        rules = association_rules(table, settings.metric, settings.min_threshold, settings.sort_by)
     artifacts += write_rules(context, rules, settings)
     metrics["rules"] = len(rules)
     header = ["antecedents", "consequents", "support", "confidence", "lift"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dmrun.config.schema import ExperimentConfig, TreeConfig
 from dmrun.data.prepare import SupervisedData
-from dmrun.errors import ConfigError
+from dmrun.errors import ConfigError, TrainerError
 from dmrun.rundir import write_atomic, write_csv
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.metrics import supervised_metrics, write_confusion_matrix, write_predictions
@@ -44,6 +44,12 @@ def fit(config: ExperimentConfig, data: SupervisedData, context: TrainContext) -
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 
     settings: TreeConfig = config.model
+    if settings.engine == "spark":
+        from dmrun.spark.session import spark_errors
+        from dmrun.spark.tree import fit as fit_on_spark
+
+        with spark_errors(TrainerError, "training the tree"):
+            return fit_on_spark(config, data, context)
     classification = data.task == "classification"
     options = dict(
         criterion=_criterion(settings, data.task),
