@@ -361,6 +361,9 @@ class RunDir:
             # The error of another rank of a distributed run keeps its own type and names its rank.
             error_type = getattr(error, "error_type", None) or type(error).__name__
             self.record["error"] = {"type": error_type, "message": message}
+            hint = getattr(error, "hint", None)
+            if hint:
+                self.record["error"]["hint"] = redact_secrets(hint)
             if hasattr(error, "rank"):
                 self.record["error"]["rank"] = error.rank
         self.write_record()

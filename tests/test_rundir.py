@@ -213,6 +213,7 @@ def test_failed_run_records_error(tmp_path, write_config):
     assert record["exit_code"] == 3
     assert record["error"]["type"] == "DataError"
     assert "'class' not found" in record["error"]["message"]
+    assert "label" in record["error"]["hint"]  # the fix, for tools that read only the record
     assert record["ended"] is not None
 
 
