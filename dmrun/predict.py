@@ -86,8 +86,8 @@ def _read_table(config: ExperimentConfig, data_path: Path, labels_path: Path | N
     return frame.drop(columns=split_columns)
 
 
-def check_columns(frame, expected: list[str], target: str | None, trained_numeric: set[str]) -> None:
-    """Raise a ``DataError`` naming missing, extra or retyped columns."""
+def check_columns(frame, expected: list[str], target: str | None, trained_numeric: set[str], source: str = "the data") -> None:
+    """Raise a ``DataError`` naming ``source`` and its missing, extra or retyped columns."""
     import pandas as pd
 
     present = [str(column) for column in frame.columns]
@@ -95,12 +95,12 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
     extra = [column for column in present if column not in expected and column != target]
     if missing:
         raise DataError(
-            f"column(s) missing from the data: {', '.join(missing)}",
+            f"{source}: column(s) missing: {', '.join(missing)}",
             hint="the data must have the columns the model was trained on: " + ", ".join(expected),
         )
     if extra:
         raise DataError(
-            f"column(s) the model was not trained on: {', '.join(extra)}",
+            f"{source}: column(s) the model was not trained on: {', '.join(extra)}",
             hint="remove them from the file; the model expects: " + ", ".join(expected),
         )
     retyped = [
@@ -111,10 +111,16 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
         and not pd.api.types.is_datetime64_any_dtype(frame[column])
     ]
     if retyped:
-        examples = {column: frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()] for column in retyped}
-        shown = ", ".join(f"{column} (e.g. {values.iloc[0]!r})" for column, values in examples.items() if len(values))
+        shown = []
+        for column in sorted(retyped):
+            text = (pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()).to_numpy()
+            if text.any():
+                row = int(text.argmax())
+                shown.append(f"{column} ({frame[column].iloc[row]!r} in data row {row + 1})")
+            else:
+                shown.append(column)
         raise DataError(
-            f"column(s) numeric in training hold text here: {shown or ', '.join(retyped)}",
+            f"{source}: column(s) numeric in training hold text: {', '.join(shown)}",
             hint="fix or remove those values; the model needs numbers in these columns",
         )
 
@@ -178,7 +184,7 @@ def predict_run(
     target = summary.get("target")
     numeric = {entry["name"] for entry in summary["columns"] if not entry["dtype"].startswith(("object", "str", "string", "category"))}
     frame = _read_table(config, data_path, labels_path)
-    check_columns(frame, columns["input_columns"], target, numeric & set(columns["input_columns"]))
+    check_columns(frame, columns["input_columns"], target, numeric & set(columns["input_columns"]), source=data_path.name)
 
     pipeline_path = run / "model" / "pipeline.json"
     pipeline = sklearn_format.load(pipeline_path) if pipeline_path.exists() else None

@@ -101,7 +101,7 @@ def test_missing_column_named(cli, write_config, iris_csv, tmp_path):
     pd.read_csv(iris_csv).drop(columns=["petal_width"]).to_csv(tmp_path / "less.csv", index=False)
     result = cli("predict", "latest", tmp_path / "less.csv", "--runs-dir", runs)
     assert result.exit_code == 3
-    assert "column(s) missing from the data: petal_width" in result.stderr
+    assert "less.csv: column(s) missing: petal_width" in result.stderr
 
 
 def test_extra_column_named(cli, write_config, iris_csv, tmp_path):
@@ -112,7 +112,7 @@ def test_extra_column_named(cli, write_config, iris_csv, tmp_path):
     pd.read_csv(iris_csv).assign(colour="red").to_csv(tmp_path / "more.csv", index=False)
     result = cli("predict", "latest", tmp_path / "more.csv", "--runs-dir", runs)
     assert result.exit_code == 3
-    assert "not trained on: colour" in result.stderr
+    assert "more.csv: column(s) the model was not trained on: colour" in result.stderr
 
 
 def test_retyped_column_named(cli, write_config, iris_csv, tmp_path):
@@ -126,7 +126,7 @@ def test_retyped_column_named(cli, write_config, iris_csv, tmp_path):
     frame.to_csv(tmp_path / "text.csv", index=False)
     result = cli("predict", "latest", tmp_path / "text.csv", "--runs-dir", runs)
     assert result.exit_code == 3
-    assert "sepal_length (e.g. 'five')" in result.stderr
+    assert "text.csv: column(s) numeric in training hold text: sepal_length ('five' in data row 4)" in result.stderr
 
 
 BASKETS = ["milk,bread", "milk,bread,eggs", "bread,eggs", "milk,bread,butter", "beer,chips", "milk,eggs"] * 2
