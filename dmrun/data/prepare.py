@@ -7,6 +7,7 @@ test splits, so no statistic of held-out rows leaks into training.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +126,7 @@ def _base_summary(table: Table) -> dict[str, Any]:
             summary[key] = table.meta[key]
     if table.summary:
         summary["reader"] = dict(table.summary)
-    for message in suspicious_markers(frame):
+    for message in suspicious_markers(frame) + numbers_read_as_text(frame):
         _warn(summary, message)
     return summary
 
@@ -155,6 +156,66 @@ def suspicious_markers(frame) -> list[str]:
                 f"marker: add it to dataset.missing_values if it means missing"
             )
     return warnings
+
+
+def numbers_read_as_text(frame) -> list[str]:
+    """Warn about text columns whose values are numbers, but for a decimal comma or a few stray values.
+
+    Such a column is read as text, so an encoding step would silently turn it into categories.
+    """
+    import numpy as np
+    import pandas as pd
+
+    warnings = []
+    for column in frame.columns:
+        series = frame[column]
+        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+            continue
+        values = series.dropna().astype(str).str.strip()
+        values = values[values != ""]
+        if values.empty:
+            continue
+        head = values.iloc[:1000]
+        decimal_comma = head.str.fullmatch(r"[-+]?\d*,\d+")
+        if pd.to_numeric(head, errors="coerce").notna().mean() + decimal_comma.mean() < 0.5:
+            continue  # mostly words: a real text column; skip the full scan
+        if values.str.fullmatch(r"[-+]?\d*,\d+|[-+]?\d+").all() and values.str.contains(",", regex=False).any():
+            first = values[values.str.contains(",", regex=False)].iloc[0]
+            warnings.append(
+                f"column '{column}' holds numbers with a decimal comma, such as {first!r}, and is read as text: "
+                "set dataset.decimal: ','"
+            )
+            continue
+        parsed = pd.to_numeric(values, errors="coerce")
+        strays = values[parsed.isna()]
+        if strays.empty or parsed.notna().mean() < 0.9 or set(strays) <= SUSPICIOUS_MARKERS:
+            continue
+        row = int(np.flatnonzero(series.astype(str).str.strip().eq(strays.iloc[0]).to_numpy())[0]) + 1
+        warnings.append(
+            f"column '{column}' holds numbers in {len(values) - len(strays)} of {len(values)} rows and text in "
+            f"{len(strays)} (such as {strays.iloc[0]!r} in data row {row}), so it is read as text categories: "
+            "fix those values, or add them to dataset.missing_values if they mean missing"
+        )
+    return warnings
+
+
+def _check_decimal_comma_target(values, target: str) -> None:
+    """Raise a ``DataError`` when the target is numbers written with a decimal comma and read as text.
+
+    Left alone, every distinct value would become a class of its own.
+    """
+    import pandas as pd
+
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return
+    text = values.dropna().astype(str).str.strip()
+    if len(text) and text.str.fullmatch(r"[-+]?\d*,\d+|[-+]?\d+").all() and text.str.contains(",", regex=False).any():
+        first = text[text.str.contains(",", regex=False)].iloc[0]
+        raise DataError(
+            f"dataset.target: column '{target}' holds numbers with a decimal comma, such as {first!r}, so they "
+            "were read as text and each value would become a class",
+            hint="set dataset.decimal: ','",
+        )
 
 
 def encode_labels(values) -> tuple[Any, list[Any]]:
@@ -224,6 +285,8 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         frame = frame.loc[~missing_target]
     if len(frame) < 3:
         raise DataError(f"dataset has {len(frame)} rows with a target; at least 3 are needed to train and test")
+    if config.dataset.task == "auto" and table.task is None:
+        _check_decimal_comma_target(frame[target], target)
     task = infer_task(frame[target], config.dataset.task if config.dataset.task != "auto" else table.task)
     if task == "forecasting":
         raise ConfigError(
@@ -397,9 +460,11 @@ def numeric_series(frame, columns: list[str], hint: str):
         values = pd.to_numeric(frame[column], errors="coerce")
         if values.isna().any():
             position = int(np.flatnonzero(values.isna().to_numpy())[0])
+            value = frame[column].iloc[position]
+            if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", value):
+                hint = "the series uses a decimal comma: set dataset.decimal: ','"
             raise DataError(
-                f"series '{column}' has a missing or non-numeric value at row {position + 1}: "
-                f"{frame[column].iloc[position]!r}",
+                f"series '{column}' has a missing or non-numeric value at row {position + 1}: {value!r}",
                 hint=hint,
             )
         arrays.append(values.to_numpy(dtype=np.float64))

@@ -233,7 +233,7 @@ def _text_column_hint(frame, columns: list[str]) -> str:
     import pandas as pd
 
     for column in columns:
-        values = frame[column].dropna().astype(str)
+        values = frame[column].dropna().sort_index().astype(str)  # file order; the training split is shuffled
         if len(values) and pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all():
             return f"column '{column}' holds numbers with a decimal comma, such as {values.iloc[0]!r}: set dataset.decimal: ','"
         parsed = pd.to_numeric(values, errors="coerce")
@@ -255,7 +255,7 @@ def _first_text_value(frame, column: str) -> str:
     text = values.notna() & pd.to_numeric(values, errors="coerce").isna()
     if not text.any():
         return ""
-    label = text.idxmax()
+    label = text[text].index.min()  # the first in file order; the training split is shuffled
     row = f" in data row {int(label) + 1}" if isinstance(label, numbers.Integral) else ""
     return f" (column '{column}' has {values[label]!r}{row})"
 

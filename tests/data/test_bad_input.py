@@ -45,3 +45,54 @@ def test_text_value_hint_names_marker(tmp_path, write_config, cli):
     result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
     assert result.exit_code == 3
     assert "add it to dataset.missing_values" in result.stderr
+
+
+def test_stray_text_in_numbers_warns(tmp_path, write_config, cli):
+    # Left alone, an encoding step would turn the column into categories silently.
+    rows = GOOD_ROWS.replace("\n7,", "\nunknown,")
+    (tmp_path / "stray.csv").write_text(rows, encoding="utf-8")
+    config = write_config(
+        "name: stray\ndataset: {path: stray.csv, target: y}\npreprocess: [{step: onehot}]\nmodel: {type: tree}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 0, result.stderr
+    expected = "column 'x' holds numbers in 19 of 20 rows and text in 1 (such as 'unknown' in data row 8)"
+    assert expected in result.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert any(expected in warning for warning in read_json(run / "data.json")["warnings"])
+
+
+def test_word_column_does_not_warn(tmp_path, write_config, cli):
+    rows = "x,colour,y\n" + "".join(f"{index},{'red' if index % 3 else '7'},{'a' if index % 2 else 'b'}\n" for index in range(20))
+    (tmp_path / "words.csv").write_text(rows, encoding="utf-8")
+    config = write_config(
+        "name: words\ndataset: {path: words.csv, target: y}\npreprocess: [{step: onehot}]\nmodel: {type: tree}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "read as text" not in result.stderr
+
+
+DECIMAL_ROWS = "x;y\n" + "".join(f"{index},5;{index * 3},25\n" for index in range(1, 21))
+
+
+def test_decimal_comma_target_is_named(tmp_path, write_config, cli):
+    (tmp_path / "comma.csv").write_text(DECIMAL_ROWS, encoding="utf-8")
+    config = write_config("name: comma\ndataset: {path: comma.csv, target: y}\nmodel: {type: tree}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "column 'y' holds numbers with a decimal comma, such as '3,25'" in result.stderr
+    assert "hint: set dataset.decimal: ','" in result.stderr
+    assert "class(es)" not in result.stderr  # stopped before the split treats each value as a class
+
+
+def test_decimal_comma_series_hint(tmp_path, write_config, cli):
+    (tmp_path / "series.csv").write_text(DECIMAL_ROWS, encoding="utf-8")
+    config = write_config(
+        "name: series\ndataset: {path: series.csv, target: y, task: forecasting}\n"
+        "model: {type: rnn, window: 3}\ntrain: {epochs: 1}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "series 'y' has a missing or non-numeric value at row 1: '3,25'" in result.stderr
+    assert "decimal comma: set dataset.decimal: ','" in result.stderr
