@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dmrun.config.schema import DatasetConfig
+from dmrun.data.formats import DAMAGED_HINT
 from dmrun.data.types import Table
 from dmrun.errors import ConfigError, DataError
 from dmrun.suggest import closest_hint
@@ -42,7 +43,7 @@ def load_workbook(path: Path):
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as err:
-        raise DataError(f"cannot read the Excel workbook {path.name}: {err}") from None
+        raise DataError(f"cannot read the Excel workbook {path.name}: {err}", hint=DAMAGED_HINT) from None
 
 
 SHEET_CHOICE = "choose one with dataset.sheet, or with --sheet for dmrun predict"

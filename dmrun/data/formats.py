@@ -36,6 +36,8 @@ NPZ_FEATURE_KEYS = ("X", "x", "data", "features", "x_train", "X_train")
 NPZ_LABEL_KEYS = ("y", "labels", "label", "target", "y_train")
 
 FORMAT_HINT = "set dataset.format to the file's real format, or rename the file"
+# For a file whose first bytes match its format but whose content does not read.
+DAMAGED_HINT = "the file may be truncated or damaged: write or copy it again"
 
 
 def sniff(head: bytes) -> str:
@@ -59,6 +61,17 @@ def is_xlsx(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return "xl/workbook.xml" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _opens_as_zip(path: Path) -> bool:
+    """Tell whether the ZIP archive at ``path`` has a readable directory (a truncated one has none)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path):
+            return True
     except (OSError, zipfile.BadZipFile):
         return False
 
@@ -94,6 +107,11 @@ def check_signature(path: Path, expected: str) -> None:
         except (OSError, EOFError) as err:
             raise DataError(f"{path.name} is not a valid gzip file: {err}") from None
     found = sniff(head)
+    if found == "npz" and expected == "xlsx" and not _opens_as_zip(path):
+        raise DataError(
+            f"{path.name} starts like an Excel workbook (a ZIP archive), but the archive cannot be opened",
+            hint=DAMAGED_HINT,
+        )
     if found == "npz" and is_xlsx(path):
         found = "xlsx"
     wanted = expected if expected in ("parquet", "npy", "npz", "idx", "xlsx") else "text"
@@ -144,7 +162,7 @@ def read_parquet(path: Path, config: DatasetConfig) -> Table:
         schema = parquet.schema_arrow
         table = parquet.read()
     except (pa.ArrowException, OSError) as err:
-        raise DataError(f"cannot read {path.name} as Parquet: {err}", hint=FORMAT_HINT) from None
+        raise DataError(f"cannot read {path.name} as Parquet: {err}", hint=DAMAGED_HINT) from None
     index_columns: list[str] = []
     metadata = schema.metadata or {}
     if b"pandas" in metadata:
@@ -247,9 +265,9 @@ def _load_numpy(path: Path):
                 "loading them could run code",
                 hint="save numeric or fixed-width text arrays, for example with arr.astype(float)",
             ) from None
-        raise DataError(f"cannot read {path.name} as a NumPy file: {err}", hint=FORMAT_HINT) from None
+        raise DataError(f"cannot read {path.name} as a NumPy file: {err}", hint=DAMAGED_HINT) from None
     except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"cannot read {path.name} as a NumPy file: {err}", hint=FORMAT_HINT) from None
+        raise DataError(f"cannot read {path.name} as a NumPy file: {err}", hint=DAMAGED_HINT) from None
 
 
 def frame_from_arrays(features, labels, path: Path, meta: dict[str, Any]):

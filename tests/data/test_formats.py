@@ -108,6 +108,48 @@ def test_wrong_extension_is_data_error(tmp_path, write_config, cli, name, conten
     assert "Traceback" not in result.output
 
 
+def _write_parquet(path: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"a": range(200), "b": ["x", "y"] * 100}).to_parquet(path)
+
+
+def _write_npy(path: Path) -> None:
+    np.save(path, np.arange(2000.0).reshape(200, 10))
+
+
+def _write_xlsx(path: Path) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"a": range(200), "b": ["x", "y"] * 100}).to_excel(path, index=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "expected"),
+    [
+        ("cut.parquet", _write_parquet, "cannot read cut.parquet as Parquet"),
+        ("cut.npy", _write_npy, "cannot read cut.npy as a NumPy file"),
+        ("cut.xlsx", _write_xlsx, "cut.xlsx starts like an Excel workbook (a ZIP archive), but the archive cannot be opened"),
+    ],
+    ids=["parquet", "npy", "xlsx"],
+)
+def test_truncated_file_called_damaged(tmp_path, write_config, cli, name, write, expected):
+    # The first bytes match the format, so renaming or setting dataset.format would not help.
+    whole = tmp_path / f"whole-{name}"
+    write(whole)
+    content = whole.read_bytes()
+    (tmp_path / name).write_bytes(content[: len(content) // 2])
+    target = "" if name.endswith(".npy") else ", target: b"
+    model = "kmeans" if name.endswith(".npy") else "tree"
+    config = write_config(f"name: cut\ndataset: {{path: {name}{target}}}\nmodel: {{type: {model}}}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert expected in result.stderr
+    assert "truncated or damaged" in result.stderr
+    assert "dataset.format" not in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_failed_run_records_message(tmp_path, write_config, cli):
     (tmp_path / "data.parquet").write_bytes(b"a,b\n1,2\n")
     config = write_config("name: wrong\ndataset: {path: data.parquet, target: b}\nmodel: {type: tree}\n")
