@@ -68,6 +68,22 @@ def rank_environment(environ: Mapping[str, str] | None = None) -> RankEnvironmen
     return RankEnvironment(values["RANK"], values["LOCAL_RANK"], world_size, local_world_size, nnodes)
 
 
+def refuse_torchrun(command: str) -> None:
+    """Reject a command that works in one process when torchrun started several.
+
+    Every rank would otherwise run the whole command and write a run folder of its own.
+
+    Raises:
+        ConfigError: under torchrun with more than one process.
+    """
+    environment = rank_environment()
+    if environment is not None:
+        raise ConfigError(
+            f"dmrun {command} runs in one process, but torchrun started {environment.world_size}",
+            hint=f"run `dmrun {command}` without torchrun; only `dmrun train` of mlp, cnn and rnn uses several processes",
+        )
+
+
 def check_distributable(algorithm: str, batch_size: int | None, world_size: int) -> None:
     """Reject a config that cannot train on ``world_size`` processes.
 

@@ -245,6 +245,19 @@ def test_nproc_under_torchrun_rejected(cli, write_config, monkeypatch):
     assert "--nproc cannot be used under torchrun" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["mine", "rules"], ["mine", "itemsets"], ["sweep"]], ids=["rules", "itemsets", "sweep"])
+def test_one_process_commands_refuse_torchrun(cli, write_config, tmp_path, monkeypatch, command):
+    (tmp_path / "baskets.csv").write_text("bread,milk\nbread,butter\n", encoding="utf-8")
+    config = write_config("dataset: {name: iris}\nmodel: {type: tree}\nsweep: {model.max_depth: [2, 3]}\n")
+    argument = config if command == ["sweep"] else tmp_path / "baskets.csv"
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    result = cli(*command, argument, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert f"dmrun {' '.join(command)} runs in one process, but torchrun started 2" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 def test_rank_environment_from_torchrun():
     environment = rank_environment(
         {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "2"}
