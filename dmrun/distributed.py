@@ -68,7 +68,7 @@ def rank_environment(environ: Mapping[str, str] | None = None) -> RankEnvironmen
     return RankEnvironment(values["RANK"], values["LOCAL_RANK"], world_size, local_world_size, nnodes)
 
 
-def refuse_torchrun(command: str) -> None:
+def reject_under_torchrun(command: str) -> None:
     """Reject a command that works in one process when torchrun started several.
 
     Every rank would otherwise run the whole command and write a run folder of its own.

@@ -246,7 +246,7 @@ def test_nproc_under_torchrun_rejected(cli, write_config, monkeypatch):
 
 
 @pytest.mark.parametrize("command", [["mine", "rules"], ["mine", "itemsets"], ["sweep"]], ids=["rules", "itemsets", "sweep"])
-def test_one_process_commands_refuse_torchrun(cli, write_config, tmp_path, monkeypatch, command):
+def test_torchrun_rejects_mine_and_sweep(cli, write_config, tmp_path, monkeypatch, command):
     (tmp_path / "baskets.csv").write_text("bread,milk\nbread,butter\n", encoding="utf-8")
     config = write_config("dataset: {name: iris}\nmodel: {type: tree}\nsweep: {model.max_depth: [2, 3]}\n")
     argument = config if command == ["sweep"] else tmp_path / "baskets.csv"

@@ -238,9 +238,9 @@ def rules(
 ) -> None:
     """Mine association rules and show the top ones."""
     _state["json"] = as_json
-    from dmrun.distributed import refuse_torchrun
+    from dmrun.distributed import reject_under_torchrun
 
-    refuse_torchrun("mine rules")
+    reject_under_torchrun("mine rules")
     loaded = build_mining_config(
         data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
         basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
@@ -274,9 +274,9 @@ def itemsets(
 ) -> None:
     """Mine frequent itemsets and show the most frequent ones."""
     _state["json"] = as_json
-    from dmrun.distributed import refuse_torchrun
+    from dmrun.distributed import reject_under_torchrun
 
-    refuse_torchrun("mine itemsets")
+    reject_under_torchrun("mine itemsets")
     loaded = build_mining_config(
         data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
         baskets=basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,

@@ -36,9 +36,9 @@ def sweep(
     from dmrun.sweep import find_completed, plan_sweep
 
     _state["json"] = as_json
-    from dmrun.distributed import refuse_torchrun
+    from dmrun.distributed import reject_under_torchrun
 
-    refuse_torchrun("sweep")
+    reject_under_torchrun("sweep")
     if goal is not None and goal not in ("max", "min"):
         raise ConfigError(f"invalid value for --goal: '{goal}'", hint="use max or min")
     expectations = [parse_expectation(text) for text in expect or []]
