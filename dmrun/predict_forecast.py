@@ -20,10 +20,11 @@ from dmrun.config.schema import ExperimentConfig
 from dmrun.errors import DataError
 
 
-def read_series(config: ExperimentConfig, columns: list[str], data_path: Path):
+def read_series(config: ExperimentConfig, columns: list[str], data_path: Path, trained: list[str] | None = None):
     """Return the input columns as an array (steps, columns), and the time label and values (or None), in time order.
 
-    The first of ``columns`` is the target series.
+    The first of ``columns`` is the target series. ``trained`` lists the columns of the training
+    data; a column outside it is an error, as a new column would become the time label.
     """
     import numpy as np
 
@@ -38,6 +39,12 @@ def read_series(config: ExperimentConfig, columns: list[str], data_path: Path):
                 f"{data_path.name} has no column '{column}', {role}",
                 hint=f"columns found: {', '.join(map(str, frame.columns))}",
             )
+    extra = [str(column) for column in frame.columns if trained is not None and str(column) not in trained]
+    if extra:
+        raise DataError(
+            f"{data_path.name}: column(s) the run was not trained with: {', '.join(extra)}",
+            hint="remove them from the file; the training data had: " + ", ".join(trained or []),
+        )
     time_column = config.dataset.split.time_column
     if time_column is not None and time_column in frame.columns:
         frame = frame.iloc[np.argsort(time_values(frame, time_column), kind="stable")].reset_index(drop=True)
@@ -62,7 +69,8 @@ def predict_forecast(run: Path, config: ExperimentConfig, data_path: Path):
     summary = json.loads((run / "data.json").read_text(encoding="utf-8"))
     window, horizon = spec["window"], spec.get("horizon", 1)
     columns = spec.get("inputs", [summary["target"]])
-    values, label, times = read_series(config, columns, data_path)
+    trained = [entry["name"] for entry in summary["columns"]] if "columns" in summary else None
+    values, label, times = read_series(config, columns, data_path, trained)
     if len(values) < window:
         raise DataError(
             f"series '{columns[0]}' in {data_path.name} has {len(values)} values; a forecast needs model.window ({window})",

@@ -300,6 +300,11 @@ def test_forecast_predict_matches_run_forecasts(cli, tmp_path):
     assert joined["forecast"].to_numpy() == pytest.approx(joined["forecast_run"].to_numpy(), rel=1e-5)
     assert document["metrics"]["next_forecast"] == pytest.approx(predictions["forecast"].iloc[-1])
     assert document["metrics"]["forecasts_scored"] == len(predictions) - 1 - 12
+    # A column the training data lacked would silently become the time label.
+    pd.read_csv(series).assign(cycle=1).to_csv(tmp_path / "more.csv", index=False)
+    extra = cli("predict", "latest", tmp_path / "more.csv", "--runs-dir", runs)
+    assert extra.exit_code == 3
+    assert "more.csv: column(s) the run was not trained with: cycle" in extra.stderr
 
 
 def test_json_with_output_writes_file(cli, write_config, iris_csv, tmp_path):
