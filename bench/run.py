@@ -63,6 +63,9 @@ class Case:
     target: str = ""
     timeout: float = 900
     results: dict[str, Measure] = field(default_factory=dict)
+    # For rule mining: dmrun's rules.csv is compared with this peer output after measuring.
+    reference: Path | None = None
+    check: str = ""
 
 
 TIME = shutil.which("time", path="/usr/bin:/bin")
@@ -121,6 +124,39 @@ def measure(case: Case, repeat: int, env: dict[str, str]) -> None:
     print(f"  {case.title}: " + ", ".join(
         f"{name} {result.time:.2f} s" if not result.failed else f"{name} failed" for name, result in case.results.items()
     ), file=sys.stderr)
+
+
+def compare_rules(mine: Path, reference: Path) -> str:
+    """Compare dmrun's rules.csv with mlxtend's rules, rule by rule and measure by measure."""
+    import numpy as np
+    import pandas as pd
+
+    def load(path: Path) -> pd.DataFrame:
+        frame = pd.read_csv(path, dtype={"antecedents": str, "consequents": str})
+        keys = [frozenset(a.split("|")) for a in frame["antecedents"]], [frozenset(c.split("|")) for c in frame["consequents"]]
+        return frame.set_index(pd.MultiIndex.from_arrays(keys)).drop(columns=["antecedents", "consequents"])
+
+    ours, theirs = load(mine), load(reference)
+    only_ours, only_theirs = len(ours.index.difference(theirs.index)), len(theirs.index.difference(ours.index))
+    if only_ours or only_theirs:
+        return f"rule sets differ: {only_ours} rule(s) only in dmrun's, {only_theirs} only in mlxtend's"
+    measures = [column for column in ours.columns if column in theirs.columns]
+    theirs = theirs.loc[ours.index, measures].to_numpy(dtype=float)
+    ours = ours[measures].to_numpy(dtype=float)
+    close = np.isclose(ours, theirs, rtol=1e-9, atol=1e-12, equal_nan=True) | ((ours == theirs) & np.isinf(ours))
+    if not close.all():
+        column = measures[int(np.flatnonzero(~close.all(axis=0))[0])]
+        return f"{int((~close).any(axis=1).sum())} of {len(ours):,} rules differ, first in {column}"
+    return f"the same {len(ours):,} rule(s), and {len(measures)} measures equal within 1e-9 relative"
+
+
+def check_rules(case: Case, runs: Path) -> None:
+    """Record on ``case`` whether dmrun's last rules equal mlxtend's."""
+    if case.reference is None or not case.reference.exists() or case.results["dmrun"].failed:
+        return
+    written = sorted(runs.glob("*/artifacts/rules.csv"), key=lambda path: path.stat().st_mtime)
+    if written:
+        case.check = compare_rules(written[-1], case.reference)
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -199,11 +235,13 @@ def rule_cases(data: Path, work: Path, runs: Path, full: bool) -> list[Case]:
         }
         if importlib.util.find_spec("efficient_apriori") and filename != "mushroom.dat":
             commands["efficient-apriori"] = peer("rules_efficient_apriori.py", path, support, 0.5, out)
+        reference = None
         if filename != "mushroom.dat" or full:
-            commands["mlxtend"] = peer("rules_mlxtend.py", path, support, 0.5, out)
+            reference = work / f"mlxtend-{filename}-{support}.csv"
+            commands["mlxtend"] = peer("rules_mlxtend.py", path, support, 0.5, reference)
         cases.append(
             Case("rules", f"{filename} at {support}", commands, "<= 1.5x pyfim script, >= 10x faster than mlxtend",
-                 timeout=1800 if full else 600)
+                 timeout=1800 if full else 600, reference=reference)
         )
     return cases
 
@@ -224,13 +262,13 @@ def smoke_cases(work: Path, runs: Path) -> list[Case]:
     path = quest_file(work, 2000)
     out = work / "peer-smoke.csv"
     commands = {
-        "dmrun": dmrun("mine", "rules", path, "--support", "0.01", runs=runs),
-        "pyfim script": peer("rules_pyfim.py", path, 0.01, 0.5, out),
-        "mlxtend": peer("rules_mlxtend.py", path, 0.01, 0.5, out),
+        "dmrun": dmrun("mine", "rules", path, "--support", "0.005", runs=runs),
+        "pyfim script": peer("rules_pyfim.py", path, 0.005, 0.5, out),
+        "mlxtend": peer("rules_mlxtend.py", path, 0.005, 0.5, work / "mlxtend-smoke.csv"),
     }
     if importlib.util.find_spec("efficient_apriori"):
-        commands["efficient-apriori"] = peer("rules_efficient_apriori.py", path, 0.01, 0.5, out)
-    return [Case("rules", "synthetic 2,000 baskets at 0.01", commands, "smoke test only")]
+        commands["efficient-apriori"] = peer("rules_efficient_apriori.py", path, 0.005, 0.5, out)
+    return [Case("rules", "synthetic 2,000 baskets at 0.005", commands, "smoke test only", reference=work / "mlxtend-smoke.csv")]
 
 
 def scaling_case(work: Path, runs: Path, sizes: list[int]) -> tuple[list[Case], list[int]]:
@@ -392,6 +430,11 @@ def render(
                 lines.append(f"| {case.title} | {name} | {len(result.seconds)} | {result.time:.2f} | {result.memory:.0f} "
                              f"| {ratio} | {memory} | {target} |")
         lines.append("")
+        checked = [case for case in chosen if case.check]
+        if checked:
+            lines += ["dmrun's rules against mlxtend's, compared rule by rule:", ""]
+            lines += [f"- {case.title}: {case.check}" for case in checked]
+            lines.append("")
     scaling_cases, sizes = scaling
     timed = [case.results["dmrun"] for case in scaling_cases if not case.results["dmrun"].failed]
     if len(timed) == len(sizes) and len(sizes) >= 2:
@@ -463,6 +506,8 @@ def main() -> None:
         slow_repeat = options.slow_repeat or repeat
         for case in cases + scaling[0]:
             measure(case, slow_repeat if case.group in ("train", "reading") else repeat, env)
+            if case.group == "rules":
+                check_rules(case, runs)
         if "startup" in groups:
             if not any(runs.glob("*/run.json")):
                 subprocess.run(dmrun("train", ROOT / "configs" / "tree.yaml", runs=runs), env=env, check=True,

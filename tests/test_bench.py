@@ -17,8 +17,28 @@ def test_bench_smoke_writes_page(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     text = page.read_text(encoding="utf-8")
-    assert "| synthetic 2,000 baskets at 0.01 | dmrun |" in text
-    assert "| synthetic 2,000 baskets at 0.01 | pyfim script |" in text
+    assert "| synthetic 2,000 baskets at 0.005 | dmrun |" in text
+    assert "| synthetic 2,000 baskets at 0.005 | pyfim script |" in text
     assert "failed" not in text
+    assert "- synthetic 2,000 baskets at 0.005: the same " in text  # dmrun's rules equal mlxtend's
     assert "Fitted exponent" in text
     assert "dmrun runs list over 20 runs" in text
+
+
+def test_rule_comparison_finds_differences(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    compare_rules = module.compare_rules
+
+    header = "antecedents,consequents,support,confidence,lift\n"
+    (tmp_path / "ours.csv").write_text(header + "a|b,c,0.2,0.5,1.25\nc,a,0.2,0.4,1.0\n", encoding="utf-8")
+    (tmp_path / "same.csv").write_text(header + "c,a,0.2,0.4,1.0\nb|a,c,0.2,0.5,1.25\n", encoding="utf-8")
+    (tmp_path / "lift.csv").write_text(header + "c,a,0.2,0.4,1.0\nb|a,c,0.2,0.5,1.3\n", encoding="utf-8")
+    (tmp_path / "fewer.csv").write_text(header + "c,a,0.2,0.4,1.0\n", encoding="utf-8")
+    assert compare_rules(tmp_path / "ours.csv", tmp_path / "same.csv").startswith("the same 2 rule(s)")
+    assert compare_rules(tmp_path / "ours.csv", tmp_path / "lift.csv") == "1 of 2 rules differ, first in lift"
+    assert compare_rules(tmp_path / "ours.csv", tmp_path / "fewer.csv").startswith("rule sets differ: 1 rule(s) only in dmrun's")
