@@ -143,3 +143,21 @@ def test_light_probe_sees_schema():
     report = run_light_probe("validate", str(EXAMPLE_CONFIGS[0]))
     assert report["code"] == 0
     assert "dmrun.config.schema" in report["loaded"]
+
+
+def test_validate_and_list_skip_rich():
+    for args in (["validate", str(EXAMPLE_CONFIGS[0])], ["list"]):
+        report = run_light_probe(*args)
+        assert report["code"] == 0
+        assert "rich.console" not in report["loaded"]
+
+
+def test_validate_prints_brackets_in_paths(tmp_path, cli):
+    # rich would read "[red]" in a path as markup and drop it.
+    folder = tmp_path / "[red]configs"
+    folder.mkdir()
+    config = folder / "tree.yaml"
+    config.write_text("dataset: {name: iris}\nmodel: {type: tree}\n", encoding="utf-8")
+    result = cli("validate", config)
+    assert result.exit_code == 0
+    assert f"ok: {config} (tree on iris)" in result.stdout

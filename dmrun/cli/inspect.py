@@ -42,7 +42,7 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_j
         entry.update(model=config.model.type, dataset=config.dataset.name or config.dataset.path)
         entries.append(entry)
         if not as_json:
-            output.stdout.print(f"ok: {path} ({output.describe_config(config)})")
+            output.print_line(f"ok: {path} ({output.describe_config(config)})")
     if as_json:
         output.print_json({"valid": failures == 0, "configs": entries})
     return failures
@@ -50,9 +50,9 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_j
 
 def _print_section(title: str, entries: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in entries) + 2
-    output.stdout.print(f"{title}:")
+    output.print_line(f"{title}:")
     for name, text in entries:
-        output.stdout.print(f"  {name.ljust(width)}{text}")
+        output.print_line(f"  {name.ljust(width)}{text}")
 
 
 def print_catalogue() -> None:

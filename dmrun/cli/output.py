@@ -179,6 +179,12 @@ def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
     stdout.print(table)
 
 
+def print_line(text: str) -> None:
+    """Write one line to stdout as it is: no rich markup, so a path with brackets stays whole."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def print_columns(header: list[str], rows: list[list[Any]]) -> None:
     """Print rows as plain aligned columns, one line per row, so they stay greppable.
 
