@@ -228,10 +228,7 @@ def _parse_in_chunks(path: Path, options: dict, rows_per_chunk: int):
     chunks = []
     with pd.read_csv(path, chunksize=rows_per_chunk, **options) as reader:
         for chunk in reader:
-            for position in range(chunk.shape[1]):
-                values = chunk.iloc[:, position]
-                if pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(values):
-                    chunk.isetitem(position, values.astype("category"))
+            _text_to_categories(chunk)
             chunks.append(chunk)
     if len(chunks) == 1:
         return chunks[0]
@@ -239,7 +236,19 @@ def _parse_in_chunks(path: Path, options: dict, rows_per_chunk: int):
         _align_categories(chunks, position)
     frame = pd.concat(chunks)
     chunks.clear()
+    # A column read as numbers in some chunks and text in others can concatenate to text.
+    _text_to_categories(frame)
     return frame
+
+
+def _text_to_categories(frame) -> None:
+    """Turn the columns of ``frame`` that contain only strings (and missing values) into categories."""
+    import pandas as pd
+
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(values):
+            frame.isetitem(position, values.astype("category"))
 
 
 def _align_categories(chunks: list, position: int) -> None:
