@@ -24,7 +24,11 @@ MAX_INFERRED_CLASSES = 20
 
 @dataclass
 class SupervisedData:
-    """Train, validation and test arrays for classification or regression."""
+    """Train, validation and test arrays for classification or regression.
+
+    The feature matrices are float64 NumPy arrays, or float32 SciPy sparse matrices (CSC for
+    training, CSR for validation and test) when ``prepare_supervised`` was asked for sparse ones.
+    """
 
     task: str
     X_train: Any
@@ -147,9 +151,9 @@ def suspicious_markers(frame) -> list[str]:
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        values = set(frame[column].dropna().astype(str).unique())
-        for marker in sorted(values & SUSPICIOUS_MARKERS):
-            count = int((frame[column].astype(str) == marker).sum())
+        counts = _text_counts(frame[column])
+        for marker in sorted(set(counts) & SUSPICIOUS_MARKERS):
+            count = counts[marker]
             warnings.append(
                 f"column '{column}' has the value {marker!r} in {count} row(s); it looks like a missing-value "
                 f"marker: add it to dataset.missing_values if it means missing"
@@ -157,16 +161,51 @@ def suspicious_markers(frame) -> list[str]:
     return warnings
 
 
+def _text_counts(values) -> dict[str, int]:
+    """Count the rows of each present value of a column, by its text form; missing values are left out.
+
+    A category column is counted by its codes, without a string per row.
+    """
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        counts = values.value_counts(sort=False)
+        counts = counts[counts > 0]
+        counts.index = counts.index.astype(str)
+    else:
+        counts = values.dropna().astype(str).value_counts(sort=False)
+    totals: dict[str, int] = {}
+    for text, count in counts.items():
+        totals[text] = totals.get(text, 0) + int(count)
+    return totals
+
+
 def encode_labels(values) -> tuple[Any, list[Any]]:
     """Encode class labels to 0..K-1; return the codes and the original label of each code."""
     import numpy as np
+    import pandas as pd
 
-    raw = values.to_numpy()
-    try:
-        classes, codes = np.unique(raw, return_inverse=True)
-    except TypeError:  # mixed types cannot be ordered; compare them as text
-        classes, codes = np.unique(raw.astype(str), return_inverse=True)
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.notna().all():
+        # Encode the categories that occur, then give each row the code of its category.
+        row_codes = values.cat.codes.to_numpy()
+        present = np.flatnonzero(np.bincount(row_codes, minlength=len(values.cat.categories)))
+        classes, present_codes = _unique_labels(values.cat.categories.to_numpy(dtype=object)[present])
+        lookup = np.zeros(len(values.cat.categories), dtype=np.int64)
+        lookup[present] = present_codes
+        codes = lookup[row_codes]
+    else:
+        classes, codes = _unique_labels(values.to_numpy())
     return codes.astype(np.int64), [value.item() if hasattr(value, "item") else value for value in classes]
+
+
+def _unique_labels(raw):
+    """Return the sorted distinct labels and each value's index among them."""
+    import numpy as np
+
+    try:
+        return np.unique(raw, return_inverse=True)
+    except TypeError:  # mixed types cannot be ordered; compare them as text
+        return np.unique(raw.astype(str), return_inverse=True)
 
 
 def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[str, Any], frame=None):
@@ -206,13 +245,18 @@ def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[
     return rest, val, test
 
 
-def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData:
+def prepare_supervised(table: Table, config: ExperimentConfig, sparse: bool = False) -> SupervisedData:
     """Split a table, encode class labels and fit preprocessing on the training rows.
+
+    With ``sparse``, the feature matrices are float32 SciPy sparse matrices, which keep one-hot
+    columns in a fraction of the memory of a dense array. They stay dense float64 arrays when
+    the validation or test features have missing values.
 
     Raises:
         ConfigError: when no target is configured.
         DataError: for a missing target column, too few rows or features that are not model-ready.
     """
+    import numpy as np
     import pandas as pd
 
     target = _require_target(table, config)
@@ -277,13 +321,25 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         features=preprocessing.output_columns,
         split={"train": len(train), "validation": len(val), "test": len(test)},
     )
+    if sparse:
+        X_val = preprocessing.transform_sparse(features, val, "csr")
+        X_test = preprocessing.transform_sparse(features, test, "csr")
+        # scikit-learn trees route missing values (NaN) only in dense input, so a split with a
+        # value the training split never missed keeps the dense arrays.
+        sparse = not (np.isnan(X_val.data).any() or np.isnan(X_test.data).any())
+    if sparse:
+        X_train = preprocessing.transform_sparse(features, train, "csc")
+    else:
+        X_train = preprocessing.transform(features, train)
+        X_val = preprocessing.transform(features, val)
+        X_test = preprocessing.transform(features, test)
     return SupervisedData(
         task=task,
-        X_train=preprocessing.transform(features.iloc[train]),
+        X_train=X_train,
         y_train=labels[train],
-        X_val=preprocessing.transform(features.iloc[val]),
+        X_val=X_val,
         y_val=labels[val],
-        X_test=preprocessing.transform(features.iloc[test]),
+        X_test=X_test,
         y_test=labels[test],
         feature_names=preprocessing.output_columns,
         classes=classes,
