@@ -255,9 +255,13 @@ def _align_categories(chunks: list, position: int) -> None:
     """Give column ``position`` one dtype in every chunk, so the chunks concatenate like one read.
 
     A text column gets the sorted union of the chunks' categories, also in chunks where the
-    column is empty (all missing, which pandas reads as float). When some chunks hold numbers
-    and others text, the text goes back to strings, and concatenation gives the object column
-    (numbers and strings) that one read of the whole file gives.
+    column is empty (all missing, which pandas reads as float). When some chunks contain
+    numbers and others text, the text goes back to strings, and pandas concatenates the chunks
+    as its own reader concatenates its internal chunks: to strings, or to an object column of
+    numbers and strings.
+
+    NOTE: which cells of such a mixed column are numbers depends on where the chunks fall, as
+    it does within a single pandas read.
     """
     import pandas as pd
 

@@ -136,7 +136,7 @@ def test_batched_onehot_fit_equals_plain_fit(tmp_path, monkeypatch, steps):
     frame = read(write_adult(tmp_path / "adult.csv"), target="income", missing_values=["?"]).frame
     train = frame.drop(columns=["income"])
     plain = fitted_with_batch(monkeypatch, 1 << 30, train, steps)
-    batched = fitted_with_batch(monkeypatch, 2000, train, steps)
+    batched = fitted_with_batch(monkeypatch, 20000, train, steps)
     assert batched.output_columns == plain.output_columns
     assert sklearn_format.dumps(batched.pipeline) == sklearn_format.dumps(plain.pipeline)
     np.testing.assert_array_equal(batched.transform(train), plain.transform(train))
@@ -150,7 +150,7 @@ def test_batched_check_reports_whole_frame(tmp_path, monkeypatch):
     with pytest.raises(DataError) as plain:
         fitted_with_batch(monkeypatch, 1 << 30, train, steps)
     with pytest.raises(DataError) as batched:
-        fitted_with_batch(monkeypatch, 2000, train, steps)
+        fitted_with_batch(monkeypatch, 20000, train, steps)
     assert "age (11)" in plain.value.message
     assert batched.value.message == plain.value.message
 
@@ -186,7 +186,7 @@ def test_tree_features_are_sparse(tmp_path):
 
 
 def test_sparse_features_equal_dense(tmp_path, monkeypatch):
-    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 5000)
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
     config = adult_config(write_adult(tmp_path / "adult.csv"))
     table = readers.read_table(Path(config.dataset.path), config.dataset, None)
     dense = prepare.prepare_supervised(table, config)
