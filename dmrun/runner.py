@@ -135,7 +135,7 @@ def prepare_data(config: ExperimentConfig, base_dir: Path, kind: str):
     elif kind == "clustering":
         prepared = preparing.prepare_clustering(dataset, config)
     else:
-        prepared = preparing.prepare_supervised(dataset, config)
+        prepared = preparing.prepare_supervised(dataset, config, sparse=get_entry(model_type).sparse_input)
     return prepared, prepared.summary
 
 

@@ -25,7 +25,11 @@ MAX_INFERRED_CLASSES = 20
 
 @dataclass
 class SupervisedData:
-    """Train, validation and test arrays for classification or regression."""
+    """Train, validation and test arrays for classification or regression.
+
+    The feature matrices are float64 NumPy arrays, or float32 SciPy sparse matrices (CSC for
+    training, CSR for validation and test) when ``prepare_supervised`` was asked for sparse ones.
+    """
 
     task: str
     X_train: Any
@@ -148,9 +152,9 @@ def suspicious_markers(frame) -> list[str]:
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]):
             continue
-        values = set(frame[column].dropna().astype(str).unique())
-        for marker in sorted(values & SUSPICIOUS_MARKERS):
-            count = int((frame[column].astype(str) == marker).sum())
+        counts = _text_counts(frame[column])
+        for marker in sorted(set(counts) & SUSPICIOUS_MARKERS):
+            count = counts[marker]
             warnings.append(
                 f"column '{column}' has the value {marker!r} in {count} row(s); it looks like a missing-value "
                 f"marker: add it to dataset.missing_values if it means missing"
@@ -162,6 +166,7 @@ def numbers_read_as_text(frame) -> list[str]:
     """Warn about text columns whose values are numbers, but for a decimal comma or a few stray values.
 
     Such a column is read as text, so an encoding step would silently turn it into categories.
+    Distinct values are examined with their row counts, so a category column costs little.
     """
     import numpy as np
     import pandas as pd
@@ -169,34 +174,53 @@ def numbers_read_as_text(frame) -> list[str]:
     warnings = []
     for column in frame.columns:
         series = frame[column]
-        if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        if not _is_text(series):
             continue
-        values = series.dropna().astype(str).str.strip()
-        values = values[values != ""]
-        if values.empty:
+        counts: dict[str, int] = {}
+        for text, count in _text_counts(series).items():
+            if text.strip():
+                counts[text.strip()] = counts.get(text.strip(), 0) + count
+        if not counts:
             continue
-        head = values.iloc[:1000]
-        decimal_comma = head.str.fullmatch(r"[-+]?\d*,\d+")
-        if pd.to_numeric(head, errors="coerce").notna().mean() + decimal_comma.mean() < 0.5:
-            continue  # mostly words: a real text column; skip the full scan
-        if values.str.fullmatch(r"[-+]?\d*,\d+|[-+]?\d+").all() and values.str.contains(",", regex=False).any():
-            first = values[values.str.contains(",", regex=False)].iloc[0]
+        texts = pd.Series(list(counts), dtype=object)
+        rows = np.array(list(counts.values()))
+        numeric = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
+        decimal_comma = texts.str.fullmatch(DECIMAL_COMMA).to_numpy()
+        if rows[numeric | decimal_comma].sum() < 0.5 * rows.sum():
+            continue  # mostly words: a real text column
+        if (numeric | decimal_comma).all() and decimal_comma.any():
             warnings.append(
-                f"column '{column}' holds numbers with a decimal comma, such as {first!r}, and is read as text: "
-                "set dataset.decimal: ','"
+                f"column '{column}' contains numbers with a decimal comma, such as {texts[decimal_comma].iloc[0]!r}, "
+                "and is read as text: set dataset.decimal: ','"
             )
             continue
-        parsed = pd.to_numeric(values, errors="coerce")
-        strays = values[parsed.isna()]
-        if strays.empty or parsed.notna().mean() < 0.9 or set(strays) <= SUSPICIOUS_MARKERS:
+        strays = set(texts[~numeric])
+        stray_rows = int(rows[~numeric].sum())
+        if not strays or stray_rows > 0.1 * rows.sum() or strays <= SUSPICIOUS_MARKERS:
             continue
-        row = int(np.flatnonzero(series.astype(str).str.strip().eq(strays.iloc[0]).to_numpy())[0]) + 1
+        stripped = series.astype(str).str.strip()
+        row = int(np.flatnonzero(stripped.isin(strays).to_numpy() & series.notna().to_numpy())[0])
         warnings.append(
-            f"column '{column}' holds numbers in {len(values) - len(strays)} of {len(values)} rows and text in "
-            f"{len(strays)} (such as {strays.iloc[0]!r} in data row {row}), so it is read as text categories: "
+            f"column '{column}' contains numbers in {int(rows.sum()) - stray_rows} of {int(rows.sum())} rows and text "
+            f"in {stray_rows} (such as {stripped.iloc[row]!r} in data row {row + 1}), so it is read as text: "
             "fix those values, or add them to dataset.missing_values if they mean missing"
         )
     return warnings
+
+
+# A number written with a decimal comma, such as 3,25 or -,5.
+DECIMAL_COMMA = r"[-+]?\d*,\d+"
+
+
+def _is_text(values) -> bool:
+    """Tell whether a column holds text: object, string or category dtype, not numbers, booleans or dates."""
+    import pandas as pd
+
+    return not (
+        pd.api.types.is_numeric_dtype(values)
+        or pd.api.types.is_bool_dtype(values)
+        or pd.api.types.is_datetime64_any_dtype(values)
+    )
 
 
 def _check_decimal_comma_target(values, target: str) -> None:
@@ -206,28 +230,63 @@ def _check_decimal_comma_target(values, target: str) -> None:
     """
     import pandas as pd
 
-    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+    if not _is_text(values):
         return
-    text = values.dropna().astype(str).str.strip()
-    if len(text) and text.str.fullmatch(r"[-+]?\d*,\d+|[-+]?\d+").all() and text.str.contains(",", regex=False).any():
-        first = text[text.str.contains(",", regex=False)].iloc[0]
+    texts = pd.Series([text.strip() for text in _text_counts(values)], dtype=object)
+    if len(texts) and texts.str.fullmatch(DECIMAL_COMMA + r"|[-+]?\d+").all() and texts.str.contains(",", regex=False).any():
+        first = texts[texts.str.contains(",", regex=False)].iloc[0]
         raise DataError(
-            f"dataset.target: column '{target}' holds numbers with a decimal comma, such as {first!r}, so they "
+            f"dataset.target: column '{target}' contains numbers with a decimal comma, such as {first!r}, so they "
             "were read as text and each value would become a class",
             hint="set dataset.decimal: ','",
         )
 
 
+def _text_counts(values) -> dict[str, int]:
+    """Count the rows of each present value of a column, by its text form; missing values are left out.
+
+    A category column is counted by its codes, without a string per row.
+    """
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        counts = values.value_counts(sort=False)
+        counts = counts[counts > 0]
+        counts.index = counts.index.astype(str)
+    else:
+        counts = values.dropna().astype(str).value_counts(sort=False)
+    totals: dict[str, int] = {}
+    for text, count in counts.items():
+        totals[text] = totals.get(text, 0) + int(count)
+    return totals
+
+
 def encode_labels(values) -> tuple[Any, list[Any]]:
     """Encode class labels to 0..K-1; return the codes and the original label of each code."""
     import numpy as np
+    import pandas as pd
 
-    raw = values.to_numpy()
-    try:
-        classes, codes = np.unique(raw, return_inverse=True)
-    except TypeError:  # mixed types cannot be ordered; compare them as text
-        classes, codes = np.unique(raw.astype(str), return_inverse=True)
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.notna().all():
+        # Encode the categories that occur, then give each row the code of its category.
+        row_codes = values.cat.codes.to_numpy()
+        present = np.flatnonzero(np.bincount(row_codes, minlength=len(values.cat.categories)))
+        classes, present_codes = _unique_labels(values.cat.categories.to_numpy(dtype=object)[present])
+        lookup = np.zeros(len(values.cat.categories), dtype=np.int64)
+        lookup[present] = present_codes
+        codes = lookup[row_codes]
+    else:
+        classes, codes = _unique_labels(values.to_numpy())
     return codes.astype(np.int64), [value.item() if hasattr(value, "item") else value for value in classes]
+
+
+def _unique_labels(raw):
+    """Return the sorted distinct labels and each value's index among them."""
+    import numpy as np
+
+    try:
+        return np.unique(raw, return_inverse=True)
+    except TypeError:  # mixed types cannot be ordered; compare them as text
+        return np.unique(raw.astype(str), return_inverse=True)
 
 
 def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[str, Any], frame=None):
@@ -267,13 +326,18 @@ def _split_indices(n_rows: int, labels, config: ExperimentConfig, summary: dict[
     return rest, val, test
 
 
-def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData:
+def prepare_supervised(table: Table, config: ExperimentConfig, sparse: bool = False) -> SupervisedData:
     """Split a table, encode class labels and fit preprocessing on the training rows.
+
+    With ``sparse``, the feature matrices are float32 SciPy sparse matrices, which keep one-hot
+    columns in a fraction of the memory of a dense array. They stay dense float64 arrays when
+    the validation or test features have missing values.
 
     Raises:
         ConfigError: when no target is configured.
         DataError: for a missing target column, too few rows or features that are not model-ready.
     """
+    import numpy as np
     import pandas as pd
 
     target = _require_target(table, config)
@@ -340,13 +404,25 @@ def prepare_supervised(table: Table, config: ExperimentConfig) -> SupervisedData
         features=preprocessing.output_columns,
         split={"train": len(train), "validation": len(val), "test": len(test)},
     )
+    if sparse:
+        X_val = preprocessing.transform_sparse(features, val, "csr")
+        X_test = preprocessing.transform_sparse(features, test, "csr")
+        # scikit-learn trees route missing values (NaN) only in dense input, so a split with a
+        # value the training split never missed keeps the dense arrays.
+        sparse = not (np.isnan(X_val.data).any() or np.isnan(X_test.data).any())
+    if sparse:
+        X_train = preprocessing.transform_sparse(features, train, "csc")
+    else:
+        X_train = preprocessing.transform(features, train)
+        X_val = preprocessing.transform(features, val)
+        X_test = preprocessing.transform(features, test)
     return SupervisedData(
         task=task,
-        X_train=preprocessing.transform(features.iloc[train]),
+        X_train=X_train,
         y_train=labels[train],
-        X_val=preprocessing.transform(features.iloc[val]),
+        X_val=X_val,
         y_val=labels[val],
-        X_test=preprocessing.transform(features.iloc[test]),
+        X_test=X_test,
         y_test=labels[test],
         feature_names=preprocessing.output_columns,
         classes=classes,

@@ -11,7 +11,6 @@ import codecs
 import csv
 import gzip
 import hashlib
-import io
 import logging
 import re
 from collections import Counter
@@ -64,36 +63,68 @@ def decode(raw: bytes, encoding: str, path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-# Bytes decoded per step when checking a whole file's encoding.
-DECODE_BLOCK = 1 << 20
+# Bytes read per step when hashing a file and checking its encoding.
+READ_BLOCK = 1 << 20
 
 
-def check_decodable(raw: bytes, encoding: str, path: Path) -> tuple[str, str]:
-    """Check that all of ``raw`` decodes, block by block, without keeping the decoded text.
-
-    Returns the normalised text of the first block (for delimiter detection) and the codec name
-    to parse with (``utf-8-sig`` for UTF-8, so a byte-order mark is removed).
+def open_stream(path: Path):
+    """Open a file for reading bytes, decompressing it on the fly when its name ends in .gz.
 
     Raises:
-        DataError: naming the byte offset of the first undecodable byte, as ``decode`` does.
+        DataError: when the file cannot be opened.
+    """
+    try:
+        if path.name.lower().endswith(".gz"):
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def scan_file(path: Path, encoding: str) -> tuple[str, str, str]:
+    """Hash a file and check that all of it decodes, one block at a time.
+
+    Neither the bytes nor the decoded text of the whole file are kept, so a large file costs
+    only a block of memory here. A .gz file is hashed and decoded after decompression.
+
+    Returns the normalised text of the first block (for delimiter detection), the codec name
+    to parse with (``utf-8-sig`` for UTF-8, so a byte-order mark is removed) and the file's
+    fingerprint, as ``fingerprint`` computes it from the same bytes.
+
+    Raises:
+        DataError: for a file that cannot be read, an invalid gzip file, or an undecodable
+            byte (naming its offset, as ``decode`` does).
     """
     from dmrun.data import check_encoding
 
     check_encoding(encoding, "dataset.encoding")
     codec_name = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     decoder = codecs.getincrementaldecoder(codec_name)()
-    head = ""
-    view = memoryview(raw)
-    for start in range(0, max(len(raw), 1), DECODE_BLOCK):
-        final = start + DECODE_BLOCK >= len(raw)
-        try:
-            text = decoder.decode(view[start : start + DECODE_BLOCK], final=final)
-        except UnicodeDecodeError:
-            decode(raw, encoding, path)  # raises the error with the exact byte offset
-            raise
-        if start == 0:
-            head = text.replace("\r\n", "\n").replace("\r", "\n")
-    return head, codec_name
+    digest = hashlib.sha256()
+    head = None
+    with open_stream(path) as stream:
+        while True:
+            block = _read_block(stream, path)
+            digest.update(block)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError:
+                decode(read_bytes(path), encoding, path)  # raises the error with the exact byte offset
+                raise
+            if head is None:
+                head = text.replace("\r\n", "\n").replace("\r", "\n")
+            if not block:
+                break
+    return head, codec_name, "sha256:" + digest.hexdigest()
+
+
+def _read_block(stream, path: Path) -> bytes:
+    try:
+        return stream.read(READ_BLOCK)
+    except (OSError, EOFError) as err:
+        if path.name.lower().endswith(".gz"):
+            raise DataError(f"{path} is not a valid gzip file: {err}") from None
+        raise DataError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
 
 
 def fingerprint(raw: bytes) -> str:
@@ -120,29 +151,31 @@ def detect_delimiter(sample: str) -> str:
 def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Table:
     """Read a delimited table into a DataFrame, with declared missing-value markers.
 
+    Text columns become pandas ``category`` columns (categories sorted, values trimmed), which
+    take a small code per row in place of a string. Numbers keep the dtypes pandas infers.
+
     Raises:
         DataError: for an undecodable, empty or malformed file, or a column count that does not match `columns`.
     """
     import pandas as pd
 
-    raw = read_bytes(path)
-    head, codec_name = check_decodable(raw, config.encoding, path)
+    head, codec_name, file_fingerprint = scan_file(path, config.encoding)
     if not head.strip():
         raise DataError(f"{path.name} is empty")
     delimiter = delimiter or detect_delimiter(head[:20000])
     header_row = 0 if config.header else None
+    options = dict(
+        encoding=codec_name,
+        compression="gzip" if path.name.lower().endswith(".gz") else None,
+        sep=delimiter,
+        header=header_row,
+        decimal=config.decimal,
+        na_values=[*config.missing_values, ""],
+        keep_default_na=False,
+        skipinitialspace=True,
+    )
     try:
-        # pandas parses the bytes itself, so no decoded copy of the whole file is kept in memory.
-        frame = pd.read_csv(
-            io.BytesIO(raw),
-            encoding=codec_name,
-            sep=delimiter,
-            header=header_row,
-            decimal=config.decimal,
-            na_values=[*config.missing_values, ""],
-            keep_default_na=False,
-            skipinitialspace=True,
-        )
+        frame = _parse_in_chunks(path, options, _rows_per_chunk(head, delimiter))
     except (pd.errors.ParserError, ValueError) as err:
         raise DataError(
             f"cannot parse {path.name} as a table with delimiter {delimiter!r}: {err}",
@@ -157,17 +190,112 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"{path.name} has a header but 0 data rows")
-    for column in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].map(lambda value: value.strip() if isinstance(value, str) else value)
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            frame.isetitem(position, _strip_categories(values))
+        elif not pd.api.types.is_numeric_dtype(values):
+            frame.isetitem(position, values.map(lambda value: value.strip() if isinstance(value, str) else value))
     return Table(
         frame=frame,
         target=config.target,
         source=str(path),
-        meta={"fingerprint": fingerprint(raw), "delimiter": delimiter, "encoding": config.encoding},
+        meta={"fingerprint": file_fingerprint, "delimiter": delimiter, "encoding": config.encoding},
         task=None,
         summary={"rows_read": rows_read, "empty_rows_dropped": rows_read - len(frame)},
     )
+
+
+# Cells parsed per chunk of rows. pandas keeps a chunk's text as strings until it becomes
+# a category column, so this bounds that memory (about 2 million cells, tens of MB).
+CELLS_PER_CHUNK = 1 << 21
+
+
+def _rows_per_chunk(head: str, delimiter: str) -> int:
+    """Return how many rows to parse at a time, from the field count of the first line."""
+    first_line = head.split("\n", 1)[0]
+    fields = len(next(csv.reader([first_line], delimiter=delimiter), [])) or 1
+    return max(1000, CELLS_PER_CHUNK // fields)
+
+
+def _parse_in_chunks(path: Path, options: dict, rows_per_chunk: int):
+    """Parse the file a chunk of rows at a time, turning each chunk's text columns into categories.
+
+    The chunks are then joined into one frame whose row labels run from 0 as in a single read.
+    """
+    import pandas as pd
+
+    chunks = []
+    with pd.read_csv(path, chunksize=rows_per_chunk, **options) as reader:
+        for chunk in reader:
+            _text_to_categories(chunk)
+            chunks.append(chunk)
+    if len(chunks) == 1:
+        return chunks[0]
+    for position in range(chunks[0].shape[1]):
+        _align_categories(chunks, position)
+    frame = pd.concat(chunks)
+    chunks.clear()
+    # A column read as numbers in some chunks and text in others can concatenate to text.
+    _text_to_categories(frame)
+    return frame
+
+
+def _text_to_categories(frame) -> None:
+    """Turn the columns of ``frame`` that contain only strings (and missing values) into categories."""
+    import pandas as pd
+
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if pd.api.types.is_string_dtype(values.dtype) and pd.api.types.is_string_dtype(values):
+            frame.isetitem(position, values.astype("category"))
+
+
+def _align_categories(chunks: list, position: int) -> None:
+    """Give column ``position`` one dtype in every chunk, so the chunks concatenate like one read.
+
+    A text column gets the sorted union of the chunks' categories, also in chunks where the
+    column is empty (all missing, which pandas reads as float). When some chunks contain
+    numbers and others text, the text goes back to strings, and pandas concatenates the chunks
+    as its own reader concatenates its internal chunks: to strings, or to an object column of
+    numbers and strings.
+
+    NOTE: which cells of such a mixed column are numbers depends on where the chunks fall, as
+    it does within a single pandas read.
+    """
+    import pandas as pd
+
+    parts = [chunk.iloc[:, position] for chunk in chunks]
+    text = [part for part in parts if isinstance(part.dtype, pd.CategoricalDtype)]
+    if not text:
+        return
+    others = [part for part in parts if not isinstance(part.dtype, pd.CategoricalDtype)]
+    if all(part.isna().all() for part in others):
+        categories = text[0].cat.categories
+        for part in text[1:]:
+            categories = categories.union(part.cat.categories)
+        dtype = pd.CategoricalDtype(categories)
+    else:
+        dtype = text[0].cat.categories.dtype
+    for chunk, part in zip(chunks, parts):
+        if part.dtype != dtype:
+            chunk.isetitem(position, part.astype(dtype))
+
+
+def _strip_categories(values):
+    """Remove surrounding spaces from the categories, merging those that become equal."""
+    import numpy as np
+    import pandas as pd
+
+    categories = values.cat.categories
+    stripped = categories.str.strip()
+    if stripped.equals(categories):
+        return values
+    merged = pd.Index(sorted(set(stripped)), dtype=categories.dtype)
+    recode = merged.get_indexer(stripped)
+    codes = values.cat.codes.to_numpy()
+    new_codes = np.where(codes >= 0, recode[codes], -1)
+    return pd.Series(pd.Categorical.from_codes(new_codes, categories=merged), index=values.index, name=values.name)
 
 
 def _headerless_names(count: int, names: list[str] | None, path: Path) -> list[str]:

@@ -31,6 +31,23 @@ STEPS: dict[str, str] = {
 }
 
 
+# Cells (rows times columns) transformed at a time. The steps build pandas frames of their
+# own, so transforming a bounded number of rows at once bounds that memory.
+TRANSFORM_BATCH_CELLS = 1 << 22
+
+
+def _float32_values(batch):
+    """Return a transformed batch as float32, through float64 as ``transform`` converts it."""
+    import numpy as np
+
+    return batch.to_numpy(dtype=np.float64).astype(np.float32)
+
+
+def batch_rows(width: int) -> int:
+    """Return how many rows of ``width`` columns make one batch of ``TRANSFORM_BATCH_CELLS``."""
+    return max(1, TRANSFORM_BATCH_CELLS // max(1, width))
+
+
 @dataclass
 class FittedPreprocessing:
     """A fitted scikit-learn pipeline (or none) and the feature names it produces."""
@@ -39,16 +56,85 @@ class FittedPreprocessing:
     input_columns: list[str]
     output_columns: list[str]
 
-    def transform(self, frame):
-        """Apply the fitted steps and return a float64 NumPy array."""
+    def transform(self, frame, rows=None):
+        """Apply the fitted steps to ``frame`` and return a float64 NumPy array.
+
+        ``rows`` selects rows by position (as ``frame.iloc[rows]`` does) without copying the
+        whole selection first.
+        """
         import numpy as np
 
-        if len(frame) == 0:
-            return np.empty((0, len(self.output_columns)), dtype=np.float64)
-        frame = _prepare_text_columns(frame[self.input_columns])
-        if self.pipeline is not None:
-            frame = self.pipeline.transform(frame)
-        return np.array(frame.to_numpy(dtype=np.float64), copy=True)
+        count = len(frame) if rows is None else len(rows)
+        features = np.empty((count, len(self.output_columns)), dtype=np.float64)
+        for start, batch in self._transformed_batches(frame, rows):
+            features[start : start + len(batch)] = batch.to_numpy(dtype=np.float64)
+        return features
+
+    def transform_sparse(self, frame, rows=None, layout: str = "csr"):
+        """Apply the fitted steps and return a float32 SciPy sparse matrix, ``csr`` or ``csc``.
+
+        The values are those of ``transform`` cast to float32, which is what scikit-learn's
+        decision trees do to any input, so a tree gets the same numbers either way.
+        """
+        import numpy as np
+        from scipy import sparse
+
+        if layout == "csc":
+            return self._transform_csc(frame, rows)
+        blocks = [
+            sparse.csr_matrix(_float32_values(batch)) for _, batch in self._transformed_batches(frame, rows)
+        ]
+        if not blocks:
+            return sparse.csr_matrix((0, len(self.output_columns)), dtype=np.float32)
+        matrix = sparse.vstack(blocks, format="csr")
+        blocks.clear()
+        return matrix
+
+    def _transform_csc(self, frame, rows):
+        """Build the CSC matrix of ``transform_sparse`` in place, transforming the rows twice.
+
+        The first pass counts the non-zero values of each column, so the second pass writes
+        every batch straight into arrays of the final size. Stacking batch matrices instead
+        would hold the batches and the result at the same time, twice the memory.
+        """
+        import numpy as np
+        from scipy import sparse
+
+        count = len(frame) if rows is None else len(rows)
+        counts = np.zeros(len(self.output_columns), dtype=np.int64)
+        for _, batch in self._transformed_batches(frame, rows):
+            counts += np.count_nonzero(_float32_values(batch), axis=0)
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        index_dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
+        data = np.empty(indptr[-1], dtype=np.float32)
+        indices = np.empty(indptr[-1], dtype=index_dtype)
+        filled = indptr[:-1].copy()
+        for start, batch in self._transformed_batches(frame, rows):
+            block = sparse.csc_matrix(_float32_values(batch))
+            for column in range(block.shape[1]):
+                low, high = block.indptr[column], block.indptr[column + 1]
+                end = filled[column] + high - low
+                data[filled[column] : end] = block.data[low:high]
+                indices[filled[column] : end] = block.indices[low:high] + start
+                filled[column] = end
+        if not np.array_equal(filled, indptr[1:]):
+            raise AssertionError("the second pass over the rows produced other non-zero counts than the first")
+        shape = (count, len(self.output_columns))
+        return sparse.csc_matrix((data, indices, indptr.astype(index_dtype)), shape=shape)
+
+    def _transformed_batches(self, frame, rows=None):
+        """Yield ``(first output row, transformed frame)`` for consecutive batches of the selected rows."""
+        import numpy as np
+
+        if rows is None:
+            rows = np.arange(len(frame))
+        size = batch_rows(max(len(self.input_columns), len(self.output_columns)))
+        for start in range(0, len(rows), size):
+            batch = _prepare_text_columns(frame.iloc[rows[start : start + size]][self.input_columns])
+            if self.pipeline is not None:
+                batch = self.pipeline.transform(batch)
+            yield start, batch
 
 
 def _check_columns(step_index: int, step_name: str, columns: list[str], available: list[str]) -> None:
@@ -90,8 +176,13 @@ def _numeric_step_columns(index: int, step: Any, frame, complete: bool) -> list[
     return columns
 
 
-def _build_step(index: int, step: Any, frame):
-    """Return a transformer for one config step, given the columns it will see."""
+def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
+    """Return a transformer for one config step, given the columns it will see.
+
+    With ``compact_onehot``, a onehot step writes its columns as uint8 in place of float64.
+    The values are the same 0 and 1, in an eighth of the memory.
+    """
+    import numpy as np
     from sklearn.compose import ColumnTransformer
     from sklearn.decomposition import PCA
     from sklearn.impute import SimpleImputer
@@ -146,6 +237,7 @@ def _build_step(index: int, step: Any, frame):
                 handle_unknown="ignore",
                 drop="first" if step.drop_first else None,
                 sparse_output=False,
+                dtype=np.uint8 if compact_onehot else np.float64,
             )
         else:
             encoder = OrdinalEncoder(
@@ -183,7 +275,7 @@ def _prepare_text_columns(frame):
     import numpy as np
     import pandas as pd
 
-    frame = frame.copy()
+    frame = frame.copy(deep=False)
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = epoch_seconds(frame[column])
@@ -202,6 +294,11 @@ def epoch_seconds(values):
     return np.where(values.isna().to_numpy(), np.nan, nanoseconds / 1e9)
 
 
+# Steps that only choose columns. A onehot step followed by these alone gets compact output,
+# because no later step computes with its values.
+COLUMN_CHOICE_STEPS = {"drop", "select", "drop_constant"}
+
+
 def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     """Fit the configured steps on the training features, one after the other.
 
@@ -214,18 +311,115 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     frame = _prepare_text_columns(train_frame)
     input_columns = list(frame.columns)
     fitted = []
+    output_columns = None
     for index, step in enumerate(steps):
-        transformer = _build_step(index, step, frame)
+        later_steps = {later.step for later in steps[index + 1 :]}
+        transformer = _build_step(index, step, frame, compact_onehot=later_steps <= COLUMN_CHOICE_STEPS)
+        last = index == len(steps) - 1
         try:
-            frame = transformer.fit_transform(frame)
+            if step.step == "onehot" and len(frame) > batch_rows(frame.shape[1]):
+                _fit_on_distinct_rows(transformer, frame)
+                if last:
+                    # The output of the last step is only checked, so it is never built whole.
+                    output_columns = _check_in_batches(transformer, frame)
+                else:
+                    frame = _transform_in_batches(transformer, frame)
+            else:
+                frame = transformer.fit_transform(frame)
         except ValueError as err:
             raise DataError(f"preprocess[{index}] ({step.step}) failed on the training split: {err}") from None
-        # Imputing text and numbers together yields object columns; give numbers their dtype back.
-        frame = frame.infer_objects()
         fitted.append((f"{index}_{step.step}", transformer))
-    check_model_ready(frame)
+        if output_columns is not None:
+            break
+        # Imputing text and numbers together yields object columns; give numbers their dtype back.
+        frame = _infer_numbers(frame)
+    if output_columns is None:
+        check_model_ready(frame)
+        output_columns = list(frame.columns)
     pipeline = Pipeline(fitted) if fitted else None
-    return FittedPreprocessing(pipeline=pipeline, input_columns=input_columns, output_columns=list(frame.columns))
+    return FittedPreprocessing(pipeline=pipeline, input_columns=input_columns, output_columns=output_columns)
+
+
+def _fit_on_distinct_rows(transformer, frame) -> None:
+    """Fit an encoding step on the first row that contains each value of its columns.
+
+    An encoder learns only the set of values in each column, and those rows contain the same
+    sets as the whole frame, so the fitted step equals one fitted on every row. scikit-learn's
+    ``fit`` transforms the rows it fits on, which for every row of a large frame takes
+    several times the memory of the output.
+    """
+    import numpy as np
+
+    first = np.zeros(len(frame), dtype=bool)
+    first[0] = True
+    for _, _, columns in transformer.transformers:
+        for column in columns:
+            first |= ~frame[column].duplicated().to_numpy()
+    transformer.fit(frame.iloc[np.flatnonzero(first)])
+
+
+def _encoder_batches(transformer, frame):
+    """Yield ``(first row, output)`` of a fitted encoding step for consecutive batches of ``frame``."""
+    size = batch_rows(len(transformer.get_feature_names_out()))
+    for start in range(0, len(frame), size):
+        yield start, transformer.transform(frame.iloc[start : start + size])
+
+
+def _transform_in_batches(transformer, frame):
+    """Return a fitted encoding step's output for all of ``frame``, built one batch at a time."""
+    import numpy as np
+    import pandas as pd
+
+    arrays: dict[str, Any] = {}
+    for start, batch in _encoder_batches(transformer, frame):
+        for name in batch.columns:
+            values = batch[name].to_numpy()
+            if name not in arrays:
+                arrays[name] = np.empty(len(frame), dtype=values.dtype)
+            arrays[name][start : start + len(batch)] = values
+    return pd.DataFrame(arrays, index=frame.index, copy=False)
+
+
+def _check_in_batches(transformer, frame) -> list[str]:
+    """Check that a final encoding step's output is model-ready, one batch at a time.
+
+    Returns the output column names. When a batch fails the check, or a column's dtype differs
+    between batches, the whole output is built and checked as one frame. The outcome and the
+    error message (counts and first rows over all rows) are then those of a single check.
+    """
+    dtypes = None
+    for _, batch in _encoder_batches(transformer, frame):
+        output = _infer_numbers(batch)
+        try:
+            check_model_ready(output)
+        except DataError:
+            dtypes = None
+            break
+        if dtypes is None:
+            dtypes = list(output.dtypes)
+        elif list(output.dtypes) != dtypes:
+            dtypes = None
+            break
+    if dtypes is None:
+        output = _infer_numbers(_transform_in_batches(transformer, frame))
+        check_model_ready(output)
+    return list(output.columns)
+
+
+def _infer_numbers(frame):
+    """Give object columns that contain only numbers (or booleans) their numeric dtype.
+
+    Object columns of strings stay object columns, because scikit-learn reads them as it reads
+    pandas' string dtype, and converting them would copy every string.
+    """
+    import pandas as pd
+
+    frame = frame.copy(deep=False)
+    for position in range(frame.shape[1]):
+        values = frame.iloc[:, position]
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+            frame.isetitem(position, values.infer_objects())
+    return frame
 
 
 def _text_column_hint(frame, columns: list[str]) -> str:

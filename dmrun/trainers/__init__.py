@@ -19,6 +19,8 @@ class TrainerEntry:
     module: str
     data: str  # what the trainer consumes: "supervised", "clustering", "series" or "baskets"
     summary: str
+    # Whether ``fit`` takes SciPy sparse feature matrices (CSC for training, CSR for the others).
+    sparse_input: bool = False
 
 
 TRAINERS: dict[str, TrainerEntry] = {
@@ -31,7 +33,11 @@ TRAINERS: dict[str, TrainerEntry] = {
         ),
         TrainerEntry("kmeans", "dmrun.trainers.kmeans", "clustering", "k-means clustering (scikit-learn or Spark MLlib)"),
         TrainerEntry(
-            "tree", "dmrun.trainers.tree", "supervised", "decision tree classifier or regressor (scikit-learn or Spark MLlib)"
+            "tree",
+            "dmrun.trainers.tree",
+            "supervised",
+            "decision tree classifier or regressor (scikit-learn or Spark MLlib)",
+            sparse_input=True,
         ),
         TrainerEntry(
             "rules", "dmrun.trainers.rules", "baskets", "frequent itemsets and association rules (pyfim, mlxtend or Spark MLlib)"

@@ -35,7 +35,7 @@ def _probabilities(model, data: SupervisedData):
     if data.task != "classification":
         return None
     known = model.predict_proba(data.X_test)  # (N, classes seen in training)
-    full = np.zeros((len(data.X_test), len(data.classes)))
+    full = np.zeros((data.X_test.shape[0], len(data.classes)))
     full[:, model.classes_.astype(int)] = known
     return full
 
