@@ -120,7 +120,7 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
             else:
                 shown.append(column)
         raise DataError(
-            f"{source}: column(s) numeric in training hold text: {', '.join(shown)}",
+            f"{source}: column(s) numeric in training contain text: {', '.join(shown)}",
             hint="fix or remove those values; the model needs numbers in these columns",
         )
 

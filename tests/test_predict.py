@@ -126,7 +126,7 @@ def test_retyped_column_named(cli, write_config, iris_csv, tmp_path):
     frame.to_csv(tmp_path / "text.csv", index=False)
     result = cli("predict", "latest", tmp_path / "text.csv", "--runs-dir", runs)
     assert result.exit_code == 3
-    assert "text.csv: column(s) numeric in training hold text: sepal_length ('five' in data row 4)" in result.stderr
+    assert "text.csv: column(s) numeric in training contain text: sepal_length ('five' in data row 4)" in result.stderr
 
 
 BASKETS = ["milk,bread", "milk,bread,eggs", "bread,eggs", "milk,bread,butter", "beer,chips", "milk,eggs"] * 2

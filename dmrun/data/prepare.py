@@ -182,7 +182,7 @@ def numbers_read_as_text(frame) -> list[str]:
         if values.str.fullmatch(r"[-+]?\d*,\d+|[-+]?\d+").all() and values.str.contains(",", regex=False).any():
             first = values[values.str.contains(",", regex=False)].iloc[0]
             warnings.append(
-                f"column '{column}' holds numbers with a decimal comma, such as {first!r}, and is read as text: "
+                f"column '{column}' contains numbers with a decimal comma, such as {first!r}, and is read as text: "
                 "set dataset.decimal: ','"
             )
             continue
@@ -192,8 +192,8 @@ def numbers_read_as_text(frame) -> list[str]:
             continue
         row = int(np.flatnonzero(series.astype(str).str.strip().eq(strays.iloc[0]).to_numpy())[0]) + 1
         warnings.append(
-            f"column '{column}' holds numbers in {len(values) - len(strays)} of {len(values)} rows and text in "
-            f"{len(strays)} (such as {strays.iloc[0]!r} in data row {row}), so it is read as text categories: "
+            f"column '{column}' contains numbers in {len(values) - len(strays)} of {len(values)} rows and text in "
+            f"{len(strays)} (such as {strays.iloc[0]!r} in data row {row}), so it is read as text: "
             "fix those values, or add them to dataset.missing_values if they mean missing"
         )
     return warnings
@@ -212,7 +212,7 @@ def _check_decimal_comma_target(values, target: str) -> None:
     if len(text) and text.str.fullmatch(r"[-+]?\d*,\d+|[-+]?\d+").all() and text.str.contains(",", regex=False).any():
         first = text[text.str.contains(",", regex=False)].iloc[0]
         raise DataError(
-            f"dataset.target: column '{target}' holds numbers with a decimal comma, such as {first!r}, so they "
+            f"dataset.target: column '{target}' contains numbers with a decimal comma, such as {first!r}, so they "
             "were read as text and each value would become a class",
             hint="set dataset.decimal: ','",
         )
