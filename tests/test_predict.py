@@ -277,6 +277,16 @@ def test_decimal_comma_hint_and_option(cli, write_config, tmp_path):
     assert "set dataset.decimal: ','" in result.stderr
     fixed = write_config("dataset: {path: dec.csv, target: y, decimal: ','}\nmodel: {type: tree}\n", "fixed.yaml")
     assert cli("train", fixed, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+    # New data written with dots is named, and --decimal reads it.
+    (tmp_path / "dots.csv").write_text("x;y\n" + rows.replace(",", ".") + "\n", encoding="utf-8")
+    dots = cli("predict", "latest", tmp_path / "dots.csv", "--runs-dir", tmp_path / "runs")
+    assert dots.exit_code == 3
+    assert "dots.csv: column(s) numeric in training contain text: x ('4.0' in data row 1)" in dots.stderr
+    assert "pass --decimal ." in dots.stderr
+    assert cli("predict", "latest", tmp_path / "dots.csv", "--runs-dir", tmp_path / "runs", "--decimal", ".").exit_code == 0
+    bad = cli("predict", "latest", tmp_path / "dots.csv", "--runs-dir", tmp_path / "runs", "--decimal", ";")
+    assert bad.exit_code == 2
+    assert "invalid value for --decimal: ';'" in bad.stderr
 
 
 def test_forecast_predict_matches_run_forecasts(cli, tmp_path):
