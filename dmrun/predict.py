@@ -129,6 +129,34 @@ def check_columns(
         raise DataError(f"{source}: column(s) numeric in training contain text: {', '.join(shown)}", hint=hint)
 
 
+def warn_unseen_categories(pipeline, frame, source: str) -> None:
+    """Log a warning for each one-hot column of ``frame`` with categories the encoder never saw.
+
+    Such a value is encoded as all zeros, like no category at all, so the prediction for its row
+    rests on the other columns.
+    """
+    import numpy as np
+    from sklearn.preprocessing import OneHotEncoder
+
+    for _, step in pipeline.steps:
+        for _, encoder, step_columns in getattr(step, "transformers_", []):
+            if not isinstance(encoder, OneHotEncoder):
+                continue
+            for column, categories in zip(step_columns, encoder.categories_):
+                if column not in frame.columns:
+                    continue
+                values = frame[column]
+                known = {str(category) for category in categories}
+                unseen = (values.notna() & ~values.astype(str).isin(known)).to_numpy()
+                if unseen.any():
+                    row = int(np.argmax(unseen))
+                    logger.warning(
+                        "%s: column '%s' has %d row(s) with a category not seen in training, such as %r in data "
+                        "row %d; one-hot encoding gives them all zeros",
+                        source, column, int(unseen.sum()), values.iloc[row], row + 1,
+                    )
+
+
 def predict_run(
     run: Path, data_path: Path, labels_path: Path | None = None, reading: dict[str, Any] | None = None
 ) -> Predictions:
@@ -194,6 +222,8 @@ def predict_run(
     pipeline_path = run / "model" / "pipeline.json"
     pipeline = sklearn_format.load(pipeline_path) if pipeline_path.exists() else None
     preprocessing = FittedPreprocessing(pipeline, columns["input_columns"], columns["output_columns"])
+    if pipeline is not None:
+        warn_unseen_categories(pipeline, frame, data_path.name)
     features = preprocessing.transform(frame)
     if not np.isfinite(features).all():
         rows = sorted(set(np.argwhere(~np.isfinite(features))[:, 0].tolist()))[:5]

@@ -349,3 +349,15 @@ def test_unknown_format_option_suggests(cli, write_config, iris_csv, tmp_path):
     assert result.exit_code == 2
     assert "--format: unknown format 'cvs'" in result.stderr
     assert "did you mean 'csv'?" in result.stderr
+
+
+def test_unseen_category_warns(cli, write_config, tmp_path):
+    rows = "".join(f"{index % 7},{'north' if index % 2 else 'south'},{'a' if index % 3 else 'b'}\n" for index in range(60))
+    (tmp_path / "towns.csv").write_text("x,town,y\n" + rows, encoding="utf-8")
+    config = write_config("dataset: {path: towns.csv, target: y}\npreprocess: [{step: onehot}]\nmodel: {type: tree}\n")
+    assert cli("train", config, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+    (tmp_path / "new.csv").write_text("x,town,y\n1,north,a\n2,east,b\n3,east,a\n", encoding="utf-8")
+    result = cli("predict", "latest", tmp_path / "new.csv", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.stderr
+    assert "new.csv: column 'town' has 2 row(s) with a category not seen in training, such as 'east' in data row 2" in result.stderr
+    assert result.stdout.count(",east,") == 2  # both rows still get a prediction
