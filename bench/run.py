@@ -66,13 +66,25 @@ class Case:
     # For rule mining: dmrun's rules.csv is compared with this peer output after measuring.
     reference: Path | None = None
     check: str = ""
+    # Address-space cap for the peers, in MB; dmrun keeps to its own --memory-budget.
+    peer_limit_mb: int | None = None
 
 
 TIME = shutil.which("time", path="/usr/bin:/bin")
 
 
-def run_once(command: list[str], timeout: float, env: dict[str, str]) -> tuple[float, float, str | None]:
+def half_the_memory_mb() -> int:
+    """Return half of this machine's physical memory in MB."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**21
+
+
+def run_once(
+    command: list[str], timeout: float, env: dict[str, str], limit_mb: int | None = None
+) -> tuple[float, float, str | None]:
     """Run a command; return wall seconds, peak resident MB and an error text or None.
+
+    With ``limit_mb``, the command's address space is capped, so a peer that would exhaust the
+    machine fails with an out-of-memory error instead.
 
     A child's peak memory as the kernel reports it includes the pages of the process it was
     forked from, so the command runs under GNU time, whose own small image is the only floor.
@@ -82,7 +94,14 @@ def run_once(command: list[str], timeout: float, env: dict[str, str]) -> tuple[f
     with tempfile.TemporaryFile() as output, tempfile.NamedTemporaryFile("r") as usage_file:
         if TIME:
             command = [TIME, "-f", "%M", "-o", usage_file.name, *command]
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        limit = None
+        if limit_mb is not None:
+            import resource
+
+            def limit() -> None:
+                resource.setrlimit(resource.RLIMIT_AS, (limit_mb * 2**20, limit_mb * 2**20))
+
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=ROOT, preexec_fn=limit)
         deadline = started + timeout
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -115,7 +134,7 @@ def measure(case: Case, repeat: int, env: dict[str, str]) -> None:
             result = case.results[name]
             if result.failed:
                 continue
-            seconds, peak, error = run_once(command, case.timeout, env)
+            seconds, peak, error = run_once(command, case.timeout, env, None if name == "dmrun" else case.peer_limit_mb)
             if error:
                 result.failed = error
                 continue
@@ -241,7 +260,7 @@ def rule_cases(data: Path, work: Path, runs: Path, full: bool) -> list[Case]:
             commands["mlxtend"] = peer("rules_mlxtend.py", path, support, 0.5, reference)
         cases.append(
             Case("rules", f"{filename} at {support}", commands, "<= 1.5x pyfim script, >= 10x faster than mlxtend",
-                 timeout=1800 if full else 600, reference=reference)
+                 timeout=1800 if full else 600, reference=reference, peer_limit_mb=half_the_memory_mb())
         )
     return cases
 

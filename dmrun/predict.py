@@ -86,7 +86,9 @@ def _read_table(config: ExperimentConfig, data_path: Path, labels_path: Path | N
     return frame.drop(columns=split_columns)
 
 
-def check_columns(frame, expected: list[str], target: str | None, trained_numeric: set[str], source: str = "the data") -> None:
+def check_columns(
+    frame, expected: list[str], target: str | None, trained_numeric: set[str], source: str = "the data", decimal: str = "."
+) -> None:
     """Raise a ``DataError`` naming ``source`` and its missing, extra or retyped columns."""
     import pandas as pd
 
@@ -112,17 +114,47 @@ def check_columns(frame, expected: list[str], target: str | None, trained_numeri
     ]
     if retyped:
         shown = []
+        hint = "fix or remove those values; the model needs numbers in these columns"
         for column in sorted(retyped):
             text = (pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()).to_numpy()
+            if not text.any() and decimal == ",":
+                # Numbers written with a dot, read with the run's decimal comma, stay text.
+                text = frame[column].notna().to_numpy()
+                hint = "the run reads numbers with a decimal comma (dataset.decimal: ','); pass --decimal . for a file that uses dots"
             if text.any():
                 row = int(text.argmax())
                 shown.append(f"{column} ({frame[column].iloc[row]!r} in data row {row + 1})")
             else:
                 shown.append(column)
-        raise DataError(
-            f"{source}: column(s) numeric in training hold text: {', '.join(shown)}",
-            hint="fix or remove those values; the model needs numbers in these columns",
-        )
+        raise DataError(f"{source}: column(s) numeric in training contain text: {', '.join(shown)}", hint=hint)
+
+
+def warn_unseen_categories(pipeline, frame, source: str) -> None:
+    """Log a warning for each one-hot column of ``frame`` with categories the encoder never saw.
+
+    Such a value is encoded as all zeros, like no category at all, so the prediction for its row
+    rests on the other columns.
+    """
+    import numpy as np
+    from sklearn.preprocessing import OneHotEncoder
+
+    for _, step in pipeline.steps:
+        for _, encoder, step_columns in getattr(step, "transformers_", []):
+            if not isinstance(encoder, OneHotEncoder):
+                continue
+            for column, categories in zip(step_columns, encoder.categories_):
+                if column not in frame.columns:
+                    continue
+                values = frame[column]
+                known = {str(category) for category in categories}
+                unseen = (values.notna() & ~values.astype(str).isin(known)).to_numpy()
+                if unseen.any():
+                    row = int(np.argmax(unseen))
+                    logger.warning(
+                        "%s: column '%s' has %d row(s) with a category not seen in training, such as %r in data "
+                        "row %d; one-hot encoding gives them all zeros",
+                        source, column, int(unseen.sum()), values.iloc[row], row + 1,
+                    )
 
 
 def predict_run(
@@ -184,11 +216,14 @@ def predict_run(
     target = summary.get("target")
     numeric = {entry["name"] for entry in summary["columns"] if not entry["dtype"].startswith(("object", "str", "string", "category"))}
     frame = _read_table(config, data_path, labels_path)
-    check_columns(frame, columns["input_columns"], target, numeric & set(columns["input_columns"]), source=data_path.name)
+    inputs = columns["input_columns"]
+    check_columns(frame, inputs, target, numeric & set(inputs), source=data_path.name, decimal=config.dataset.decimal)
 
     pipeline_path = run / "model" / "pipeline.json"
     pipeline = sklearn_format.load(pipeline_path) if pipeline_path.exists() else None
     preprocessing = FittedPreprocessing(pipeline, columns["input_columns"], columns["output_columns"])
+    if pipeline is not None:
+        warn_unseen_categories(pipeline, frame, data_path.name)
     features = preprocessing.transform(frame)
     if not np.isfinite(features).all():
         rows = sorted(set(np.argwhere(~np.isfinite(features))[:, 0].tolist()))[:5]

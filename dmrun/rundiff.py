@@ -65,10 +65,11 @@ class RunInfo:
 
 
 def environment(record: dict[str, Any]) -> dict[str, Any]:
-    """Return the package versions, Python, git commit and host a run recorded, as flat keys."""
+    """Return the package versions, Python, git commit, host and process count a run recorded, as flat keys."""
     git = record.get("git") or {}
     values = {f"versions.{name}": version for name, version in (record.get("versions") or {}).items()}
     values.update({"git.commit": git.get("commit"), "git.dirty": git.get("dirty"), "host": record.get("host")})
+    values["distributed.world_size"] = (record.get("distributed") or {}).get("world_size", 1)
     return values
 
 

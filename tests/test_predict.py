@@ -126,7 +126,7 @@ def test_retyped_column_named(cli, write_config, iris_csv, tmp_path):
     frame.to_csv(tmp_path / "text.csv", index=False)
     result = cli("predict", "latest", tmp_path / "text.csv", "--runs-dir", runs)
     assert result.exit_code == 3
-    assert "text.csv: column(s) numeric in training hold text: sepal_length ('five' in data row 4)" in result.stderr
+    assert "text.csv: column(s) numeric in training contain text: sepal_length ('five' in data row 4)" in result.stderr
 
 
 BASKETS = ["milk,bread", "milk,bread,eggs", "bread,eggs", "milk,bread,butter", "beer,chips", "milk,eggs"] * 2
@@ -277,6 +277,16 @@ def test_decimal_comma_hint_and_option(cli, write_config, tmp_path):
     assert "set dataset.decimal: ','" in result.stderr
     fixed = write_config("dataset: {path: dec.csv, target: y, decimal: ','}\nmodel: {type: tree}\n", "fixed.yaml")
     assert cli("train", fixed, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+    # New data written with dots is named, and --decimal reads it.
+    (tmp_path / "dots.csv").write_text("x;y\n" + rows.replace(",", ".") + "\n", encoding="utf-8")
+    dots = cli("predict", "latest", tmp_path / "dots.csv", "--runs-dir", tmp_path / "runs")
+    assert dots.exit_code == 3
+    assert "dots.csv: column(s) numeric in training contain text: x ('4.0' in data row 1)" in dots.stderr
+    assert "pass --decimal ." in dots.stderr
+    assert cli("predict", "latest", tmp_path / "dots.csv", "--runs-dir", tmp_path / "runs", "--decimal", ".").exit_code == 0
+    bad = cli("predict", "latest", tmp_path / "dots.csv", "--runs-dir", tmp_path / "runs", "--decimal", ";")
+    assert bad.exit_code == 2
+    assert "invalid value for --decimal: ';'" in bad.stderr
 
 
 def test_forecast_predict_matches_run_forecasts(cli, tmp_path):
@@ -339,3 +349,15 @@ def test_unknown_format_option_suggests(cli, write_config, iris_csv, tmp_path):
     assert result.exit_code == 2
     assert "--format: unknown format 'cvs'" in result.stderr
     assert "did you mean 'csv'?" in result.stderr
+
+
+def test_unseen_category_warns(cli, write_config, tmp_path):
+    rows = "".join(f"{index % 7},{'north' if index % 2 else 'south'},{'a' if index % 3 else 'b'}\n" for index in range(60))
+    (tmp_path / "towns.csv").write_text("x,town,y\n" + rows, encoding="utf-8")
+    config = write_config("dataset: {path: towns.csv, target: y}\npreprocess: [{step: onehot}]\nmodel: {type: tree}\n")
+    assert cli("train", config, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+    (tmp_path / "new.csv").write_text("x,town,y\n1,north,a\n2,east,b\n3,east,a\n", encoding="utf-8")
+    result = cli("predict", "latest", tmp_path / "new.csv", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.stderr
+    assert "new.csv: column 'town' has 2 row(s) with a category not seen in training, such as 'east' in data row 2" in result.stderr
+    assert result.stdout.count(",east,") == 2  # both rows still get a prediction

@@ -26,6 +26,10 @@ def validate_configs(paths: list[Path], overrides: list[str] | None = None, as_j
             check_reference(loaded.config.dataset, loaded.base_dir)
             if loaded.config.model.type != "rules":
                 check_header_columns(loaded.config.dataset, loaded.base_dir)
+            if loaded.config.engine == "spark":
+                from dmrun.spark.options import check_supported
+
+                check_supported(loaded.config, loaded.base_dir)  # options only; Spark and Java are not needed here
             if loaded.config.sweep is not None:
                 from dmrun.sweep import plan_sweep
 

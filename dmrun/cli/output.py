@@ -135,7 +135,7 @@ def print_unexpected(error: BaseException, verbose: bool) -> None:
         sys.stderr.write(redact_secrets("".join(lines)))
     stderr.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {escape_text(str(error))}")
     if not verbose:
-        stderr.print("[yellow]hint:[/] run again with --verbose to see the traceback")
+        stderr.print("[yellow]hint:[/] run again as `dmrun --verbose COMMAND ...` to see the traceback")
 
 
 def escape_text(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,6 +12,8 @@ import typer
 from dmrun.cli import RUNS_DIR_HELP, _install_signal_handlers, _runs_dir, _state, app, handle_errors, output
 from dmrun.cli.compare import show_cell
 from dmrun.errors import EXIT_GATE
+
+logger = logging.getLogger(__name__)
 
 
 @app.command()
@@ -33,6 +36,13 @@ def reproduce(
     original_path = resolve_run(run, folder)
     original = read_record(original_path) or {}
     loaded = load_saved_config(original_path)
+    world_size = (original.get("distributed") or {}).get("world_size", 1)
+    if world_size > 1:
+        logger.warning(
+            "run %s trained on %d processes and this reproduction trains in one, so its metrics may differ; "
+            "to repeat the same steps, run `dmrun train %s --nproc %d`",
+            original_path.name, world_size, original_path / "config.yaml", world_size,
+        )
 
     reporter = output.ConsoleReporter(quiet=quiet or as_json)
 
@@ -109,4 +119,4 @@ def _print_result(document: dict[str, Any]) -> None:
             [[entry["key"], show_cell(entry["original"]), show_cell(entry["reproduced"])] for entry in verify["environment"]],
         )
     else:
-        output.stdout.print("environment: no differences in versions, git commit or host")
+        output.stdout.print("environment: no differences in versions, git commit, host or process count")

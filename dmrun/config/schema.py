@@ -190,7 +190,7 @@ class ScaleStep(StrictModel):
 
 class OneHotStep(StrictModel):
     step: Literal["onehot"] = Field(..., description="Selects this preprocessing step.")
-    columns: list[str] | None = Field(None, description="Columns to encode; default: every non-numeric column.")
+    columns: list[str] | None = Field(None, description="Columns to encode; default: every text column, except one whose values are at least 90% numbers.")
     drop_first: bool = Field(False, description="Drop the first category of each column.")
 
 
@@ -206,7 +206,7 @@ class SelectStep(StrictModel):
 
 class OrdinalStep(StrictModel):
     step: Literal["ordinal"] = Field(..., description="Selects this preprocessing step.")
-    columns: list[str] | None = Field(None, description="Columns to encode; default: every non-numeric column.")
+    columns: list[str] | None = Field(None, description="Columns to encode; default: every text column, except one whose values are at least 90% numbers.")
     unknown_value: int = Field(
         -1, description="Code given to a category not seen in training, and to a missing value."
     )

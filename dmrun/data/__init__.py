@@ -58,20 +58,28 @@ def check_header_columns(config: DatasetConfig, base_dir: Path) -> None:
     """
     import csv
 
-    from dmrun.data.readers import detect_delimiter
+    from dmrun.data.formats import check_signature
+    from dmrun.data.readers import decode, detect_delimiter
     from dmrun.suggest import closest_hint
 
     if config.name is not None or not config.header or config.format not in ("auto", "csv", "tsv"):
         return
     path = resolve_file(config, base_dir)
-    if file_format(path, config) not in ("csv", "tsv") or path.name.lower().endswith(".gz"):
+    kind = file_format(path, config)
+    if kind not in ("csv", "tsv") or path.name.lower().endswith(".gz"):
         return
+    check_signature(path, kind)  # a Parquet file named .csv, or an empty file, is named as train names it
     try:
-        with open(path, encoding=config.encoding, errors="replace", newline="") as stream:
-            sample = stream.read(20000)
+        with open(path, "rb") as stream:
+            head = stream.read(20000)
+            if stream.read(1):
+                head = head[: head.rfind(b"\n") + 1] or head  # never cut a character in two
     except OSError:
         return  # reading errors are reported when the data is read
-    first = sample.split("\n", 1)[0].lstrip("\ufeff")
+    sample = decode(head, config.encoding, path)
+    first = sample.split("\n", 1)[0]
+    if not sample.strip():
+        raise DataError(f"{path.name} is empty: it has no header line", hint="check that the file was written completely")
     delimiter = config.delimiter or ("\t" if file_format(path, config) == "tsv" else detect_delimiter(sample))
     header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter), [])]
     named = [("dataset.target", config.target)] + [

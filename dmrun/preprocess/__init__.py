@@ -176,6 +176,26 @@ def _numeric_step_columns(index: int, step: Any, frame, complete: bool) -> list[
     return columns
 
 
+def mostly_numbers(values) -> bool:
+    """Tell whether at least 90% of the present values of a text column are numbers.
+
+    A category column is judged by its categories weighted by their row counts.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        counts = values.value_counts(sort=False)
+        counts = counts[counts > 0]
+        texts, rows = pd.Series(counts.index.astype(str), dtype=object), counts.to_numpy()
+    else:
+        texts, rows = values.dropna().astype(str), np.ones(int(values.notna().sum()))
+    if rows.sum() == 0:
+        return False
+    numeric = pd.to_numeric(texts.str.strip(), errors="coerce").notna().to_numpy()
+    return bool(rows[numeric].sum() >= 0.9 * rows.sum())
+
+
 def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
     """Return a transformer for one config step, given the columns it will see.
 
@@ -217,7 +237,7 @@ def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
             if text_columns:
                 raise DataError(
                     f"preprocess[{index}] (impute): strategy '{step.strategy}' needs numeric columns, "
-                    f"but {', '.join(text_columns)} hold text",
+                    f"but {', '.join(text_columns)} contain text",
                     hint="use strategy most_frequent or constant for text columns",
                 )
         fill_value = step.fill_value
@@ -230,7 +250,11 @@ def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
         scaler = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}[step.method]()
         parts = [("scale", scaler, columns)]
     elif name in ("onehot", "ordinal"):
-        columns = step.columns if step.columns is not None else [c for c in available if c not in numeric]
+        columns = step.columns
+        if columns is None:
+            # A column of numbers with a few stray words is left out, so the run stops at the word
+            # instead of turning every number into a category.
+            columns = [c for c in available if c not in numeric and not mostly_numbers(frame[c])]
         _check_columns(index, name, columns, available)
         if name == "onehot":
             encoder = OneHotEncoder(
@@ -429,12 +453,15 @@ def _text_column_hint(frame, columns: list[str]) -> str:
     for column in columns:
         values = frame[column].dropna().sort_index().astype(str)  # file order; the training split is shuffled
         if len(values) and pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all():
-            return f"column '{column}' holds numbers with a decimal comma, such as {values.iloc[0]!r}: set dataset.decimal: ','"
+            return f"column '{column}' contains numbers with a decimal comma, such as {values.iloc[0]!r}: set dataset.decimal: ','"
         parsed = pd.to_numeric(values, errors="coerce")
         strays = sorted(set(values[parsed.isna()]))
         if len(values) and parsed.notna().mean() >= 0.9 and len(strays) <= 3:
             shown = ", ".join(repr(value) for value in strays)
-            return f"column '{column}' holds numbers and {shown}: if that marks a missing value, add it to dataset.missing_values"
+            return (
+                f"column '{column}' contains numbers and {shown}: if that marks a missing value, add it to "
+                "dataset.missing_values; to encode the column as categories, list it in an onehot step's columns"
+            )
     listed = ", ".join(columns)
     return f"add a preprocess step that encodes them, for example `- {{step: onehot, columns: [{listed}]}}`"
 

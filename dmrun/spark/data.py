@@ -8,6 +8,7 @@ empty baskets dropped and counted.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from dmrun.config.schema import DatasetConfig, ExperimentConfig
 from dmrun.errors import DataError
+from dmrun.spark.options import SPARK_CHARSETS
 from dmrun.spark.session import SparkHandle
 from dmrun.suggest import closest_hint
 
@@ -139,7 +141,7 @@ def _read_csv(reader: Any, path: Path, config: DatasetConfig, kind: str) -> Any:
     frame = (
         reader.option("header", config.header)
         .option("sep", delimiter)
-        .option("encoding", config.encoding)
+        .option("encoding", SPARK_CHARSETS.get(codecs.lookup(config.encoding).name, config.encoding))
         .option("inferSchema", True)
         .option("ignoreLeadingWhiteSpace", True)
         .option("ignoreTrailingWhiteSpace", True)

@@ -6,6 +6,7 @@ never runs on Spark with a setting silently ignored. This module imports no pysp
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from dmrun.config.schema import ExperimentConfig
@@ -15,6 +16,16 @@ from dmrun.errors import ConfigError
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 # Preprocessing steps built from MLlib stages (see dmrun.spark.features).
 SPARK_STEPS = ("impute", "scale", "onehot", "ordinal", "drop", "select")
+# The charsets Spark's CSV reader accepts: Python's codec name to Spark's name.
+SPARK_CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf-16": "UTF-16",
+    "utf-16-be": "UTF-16BE",
+    "utf-16-le": "UTF-16LE",
+    "utf-32": "UTF-32",
+    "ascii": "US-ASCII",
+    "iso8859-1": "ISO-8859-1",
+}
 # MLlib's DecisionTree accepts a maximum depth of at most 30.
 MAX_TREE_DEPTH = 30
 
@@ -25,6 +36,10 @@ def _unsupported(key: str, value: object, hint: str) -> ConfigError:
 
 def check_supported(config: ExperimentConfig, base_dir: Path) -> None:
     """Raise a ``ConfigError`` for the first option in ``config`` that the spark engine does not support."""
+    from dmrun.spark.session import check_master, resolve_master, under_spark_submit
+
+    if not under_spark_submit():
+        check_master(*resolve_master(config.spark))
     _check_dataset(config, base_dir)
     _check_preprocess(config)
     model = config.model
@@ -54,6 +69,13 @@ def _check_dataset(config: ExperimentConfig, base_dir: Path) -> None:
     kind = file_format(Path(dataset.path), dataset)
     if kind not in (*TABLE_FORMATS, "basket"):
         raise _unsupported("dataset.format", kind, "convert the data to Parquet or CSV, or use the local engine")
+    if kind in ("csv", "tsv") and codecs.lookup(dataset.encoding).name not in SPARK_CHARSETS:
+        raise _unsupported(
+            "dataset.encoding",
+            dataset.encoding,
+            f"Spark reads CSV as UTF-8, UTF-16, UTF-32, ASCII or ISO-8859-1: convert the file, for example with "
+            f"`iconv -f {dataset.encoding} -t utf-8`, or use the local engine",
+        )
 
 
 def _check_preprocess(config: ExperimentConfig) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ INSTALL_HINT = "install it with pip install 'dmrun[spark]'"
 def resolve_master(settings: SparkConfig | None, environ: dict[str, str] | None = None) -> tuple[str, str]:
     """Return the master URL and where it came from: ``spark.master``, an environment variable or the default.
 
-    URLs are returned unchanged; Spark itself validates them when it starts.
+    URLs are returned unchanged; ``check_master`` checks their form.
     """
     environ = os.environ if environ is None else environ
     if settings is not None and settings.master:
@@ -38,6 +39,21 @@ def resolve_master(settings: SparkConfig | None, environ: dict[str, str] | None 
         if environ.get(variable, "").strip():
             return environ[variable].strip(), variable
     return DEFAULT_MASTER, "default"
+
+
+# Master URLs as spark-submit takes them: local, local[N], local[*], local[N,F], local[*,F],
+# local-cluster[N,C,M] (for tests), spark://HOST:PORT (one or more hosts), yarn, and k8s://URL.
+MASTER_PATTERN = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://\S+|yarn|k8s://\S+")
+
+
+def check_master(master: str, source: str) -> None:
+    """Raise a ``ConfigError`` for a master URL that Spark would reject, before the JVM starts."""
+    if MASTER_PATTERN.fullmatch(master) is None:
+        where = "spark.master (or --master)" if source == "spark.master" else f"the environment variable {source}"
+        raise ConfigError(
+            f"{where}: {master!r} is not a Spark master URL",
+            hint="use local[*], local[N], spark://HOST:PORT, yarn or k8s://https://HOST:PORT",
+        )
 
 
 def under_spark_submit(environ: dict[str, str] | None = None) -> bool:
@@ -129,7 +145,7 @@ def start_session(config: ExperimentConfig) -> SparkHandle:
     except Exception as err:  # noqa: BLE001 - pyspark raises several types when the JVM fails to start
         raise ConfigError(
             f"Spark failed to start with master {master!r}: {type(err).__name__}: {str(err).strip()[:500]}",
-            hint="check the master URL and that the Java runtime is version 17 or newer",
+            hint="check the master URL and that the Java runtime is version 17 or 21",
         ) from None
     logger.info("started Spark %s with master %s (%s)", session.version, session.sparkContext.master, source)
     return SparkHandle(session, owned=True, info=session_info(session, source))

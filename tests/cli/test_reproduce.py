@@ -52,6 +52,20 @@ def test_reproduce_reports_differences(cli, write_config, tmp_path):
     assert strict_json(loose.stdout)["verify"]["environment"][0]["key"] == "versions.sklearn"
 
 
+def test_reproduce_names_a_distributed_original(cli, write_config, tmp_path):
+    runs = tmp_path / "runs"
+    original = strict_json(cli("train", write_config(MLP), "--runs-dir", runs, "--json").stdout)
+    folder = runs / original["id"]
+    record = read_json(folder / "run.json")
+    record["distributed"] = {"world_size": 2, "backend": "gloo", "nnodes": 1, "local_world_size": 2}
+    (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    result = cli("reproduce", folder, "--runs-dir", runs, "--verify", "--json")
+    assert "trained on 2 processes and this reproduction trains in one" in result.stderr
+    assert "--nproc 2" in result.stderr
+    environment = strict_json(result.stdout)["verify"]["environment"]
+    assert {"key": "distributed.world_size", "original": 2, "reproduced": 1} in environment
+
+
 def test_reproduce_min_count_rules(cli, tmp_path):
     baskets = tmp_path / "b.csv"
     baskets.write_text("a,b\na,b,c\na\nb,c\n", encoding="utf-8")

@@ -48,15 +48,15 @@ def test_text_value_hint_names_marker(tmp_path, write_config, cli):
 
 
 def test_stray_text_in_numbers_warns(tmp_path, write_config, cli):
-    # Left alone, an encoding step would turn the column into categories silently.
+    # Even where the config encodes the column on purpose, the data summary says why it is text.
     rows = GOOD_ROWS.replace("\n7,", "\nunknown,")
     (tmp_path / "stray.csv").write_text(rows, encoding="utf-8")
     config = write_config(
-        "name: stray\ndataset: {path: stray.csv, target: y}\npreprocess: [{step: onehot}]\nmodel: {type: tree}\n"
+        "name: stray\ndataset: {path: stray.csv, target: y}\npreprocess: [{step: onehot, columns: [x]}]\nmodel: {type: tree}\n"
     )
     result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
     assert result.exit_code == 0, result.stderr
-    expected = "column 'x' holds numbers in 19 of 20 rows and text in 1 (such as 'unknown' in data row 8)"
+    expected = "column 'x' contains numbers in 19 of 20 rows and text in 1 (such as 'unknown' in data row 8)"
     assert expected in result.stderr
     (run,) = (tmp_path / "runs").iterdir()
     assert any(expected in warning for warning in read_json(run / "data.json")["warnings"])
@@ -81,7 +81,7 @@ def test_decimal_comma_target_is_named(tmp_path, write_config, cli):
     config = write_config("name: comma\ndataset: {path: comma.csv, target: y}\nmodel: {type: tree}\n")
     result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
     assert result.exit_code == 3
-    assert "column 'y' holds numbers with a decimal comma, such as '3,25'" in result.stderr
+    assert "column 'y' contains numbers with a decimal comma, such as '3,25'" in result.stderr
     assert "hint: set dataset.decimal: ','" in result.stderr
     assert "class(es)" not in result.stderr  # stopped before the split treats each value as a class
 
@@ -96,3 +96,18 @@ def test_decimal_comma_series_hint(tmp_path, write_config, cli):
     assert result.exit_code == 3
     assert "series 'y' has a missing or non-numeric value at row 1: '3,25'" in result.stderr
     assert "decimal comma: set dataset.decimal: ','" in result.stderr
+
+
+def test_default_onehot_leaves_numbers_with_a_word(tmp_path, write_config, cli):
+    # Encoding the column would turn every age into a category of its own.
+    (tmp_path / "ages.csv").write_text(GOOD_ROWS.replace("\n7,", "\nunknown,"), encoding="utf-8")
+    config = write_config("name: ages\ndataset: {path: ages.csv, target: y}\npreprocess: [{step: onehot}]\nmodel: {type: tree}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "feature columns are not numeric: x (column 'x' has 'unknown' in data row 8)" in result.stderr
+    assert "add it to dataset.missing_values" in result.stderr
+    listed = write_config(
+        "name: ages\ndataset: {path: ages.csv, target: y}\npreprocess: [{step: onehot, columns: [x]}]\nmodel: {type: tree}\n",
+        "listed.yaml",
+    )
+    assert cli("train", listed, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0

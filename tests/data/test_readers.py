@@ -285,3 +285,38 @@ def test_unknown_encoding_fails_validate(cli, write_config):
     result = cli("validate", config)
     assert result.exit_code == 2
     assert "dataset.encoding: unknown encoding 'gbkk'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"PAR1\x15\x04\x15\x00\x00", "table.csv is read as csv, but its content is a parquet file"),
+        (b"", "table.csv is empty (0 bytes)"),
+        (b" \n\n", "table.csv is empty: it has no header line"),
+        ("等级,y\n1,2\n".encode("gbk"), "table.csv is not UTF-8 (byte 0xb5 at offset 0)"),
+    ],
+    ids=["parquet-named-csv", "empty", "blank", "gbk-without-encoding"],
+)
+def test_validate_names_the_file_problem(cli, write_config, tmp_path, content, expected):
+    # The same cause train reports, rather than a missing target column or a crash.
+    (tmp_path / "table.csv").write_bytes(content)
+    config = write_config("dataset: {path: table.csv, target: y}\nmodel: {type: tree}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert "not found" not in result.stderr
+
+
+def test_validate_reads_gbk_header_with_encoding(cli, write_config, tmp_path):
+    (tmp_path / "table.csv").write_bytes("等级,y\n1,2\n".encode("gbk"))
+    config = write_config("dataset: {path: table.csv, target: 等级, encoding: gbk}\nmodel: {type: tree}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_validate_checks_spark_options(cli, write_config, tmp_path):
+    (tmp_path / "table.csv").write_text("x,y\n1,a\n2,b\n", encoding="utf-8")
+    config = write_config("dataset: {path: table.csv, target: y}\nmodel: {type: tree, engine: spark, min_samples_split: 4}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    assert "model.min_samples_split: 4 is not supported on the spark engine" in result.stderr

@@ -104,6 +104,42 @@ def test_unsupported_file_format_is_named(tmp_path):
         check_supported(config, tmp_path)
 
 
+def test_csv_encoding_spark_cannot_read_is_named(tmp_path):
+    (tmp_path / "gbk.csv").write_bytes("等级,y\n1,2\n".encode("gbk"))
+    config = make_config({"type": "tree", "engine": "spark"}, {"path": "gbk.csv", "target": "y", "encoding": "gbk"})
+    with pytest.raises(ConfigError, match="dataset.encoding: 'gbk' is not supported on the spark engine") as caught:
+        check_supported(config, tmp_path)
+    assert "iconv -f gbk -t utf-8" in caught.value.hint
+
+
+def test_latin1_csv_accepted(tmp_path):
+    (tmp_path / "latin.csv").write_bytes("x,y\n1,é\n".encode("latin-1"))
+    config = make_config({"type": "tree", "engine": "spark"}, {"path": "latin.csv", "target": "y", "encoding": "latin-1"})
+    check_supported(config, tmp_path)
+
+
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[2,3]", "spark://head:7077", "yarn", "k8s://https://h:443"])
+def test_master_urls_accepted(master):
+    session.check_master(master, "spark.master")
+
+
+@pytest.mark.parametrize("master", ["bogus://nowhere", "local[two]", "spark:/head", ""])
+def test_bad_master_named_before_spark_starts(master):
+    with pytest.raises(ConfigError, match="is not a Spark master URL") as caught:
+        session.check_master(master, "spark.master")
+    assert "local[*]" in caught.value.hint
+
+
+def test_cli_bad_master_fails_before_the_run(cli, tmp_path):
+    baskets = tmp_path / "baskets.csv"
+    baskets.write_text("a,b\nb,c\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    result = cli("mine", "rules", baskets, "--engine", "spark", "--master", "bogus://nowhere", "--runs-dir", runs)
+    assert result.exit_code == 2
+    assert "error: spark.master (or --master): 'bogus://nowhere' is not a Spark master URL" in result.stderr
+    assert run_folders(runs) == []
+
+
 def test_spark_section_needs_spark_engine():
     with pytest.raises(ValueError, match="the `spark` section applies to models with `engine: spark`"):
         make_config({"type": "kmeans"}, spark={"master": "local[2]"})
