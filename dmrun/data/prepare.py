@@ -190,7 +190,7 @@ def numbers_read_as_text(frame) -> list[str]:
             continue  # mostly words: a real text column
         if (numeric | decimal_comma).all() and decimal_comma.any():
             warnings.append(
-                f"column '{column}' contains numbers with a decimal comma, such as {texts[decimal_comma].iloc[0]!r}, "
+                f"column '{column}' contains numbers with a decimal comma, such as {_first_with_comma(series)!r}, "
                 "and is read as text: set dataset.decimal: ','"
             )
             continue
@@ -210,6 +210,12 @@ def numbers_read_as_text(frame) -> list[str]:
 
 # A number written with a decimal comma, such as 3,25 or -,5.
 DECIMAL_COMMA = r"[-+]?\d*,\d+"
+
+
+def _first_with_comma(values) -> str:
+    """Return the first value in file order that has a comma (categories are sorted, rows are not)."""
+    text = values.dropna().astype(str).str.strip()
+    return text[text.str.contains(",", regex=False)].iloc[0]
 
 
 def _is_text(values) -> bool:
@@ -234,7 +240,7 @@ def _check_decimal_comma_target(values, target: str) -> None:
         return
     texts = pd.Series([text.strip() for text in _text_counts(values)], dtype=object)
     if len(texts) and texts.str.fullmatch(DECIMAL_COMMA + r"|[-+]?\d+").all() and texts.str.contains(",", regex=False).any():
-        first = texts[texts.str.contains(",", regex=False)].iloc[0]
+        first = _first_with_comma(values)
         raise DataError(
             f"dataset.target: column '{target}' contains numbers with a decimal comma, such as {first!r}, so they "
             "were read as text and each value would become a class",
