@@ -179,21 +179,17 @@ def _numeric_step_columns(index: int, step: Any, frame, complete: bool) -> list[
 def mostly_numbers(values) -> bool:
     """Tell whether at least 90% of the present values of a text column are numbers.
 
-    A category column is judged by its categories weighted by their row counts.
+    Distinct values are parsed once each and weighted by their row counts.
     """
-    import numpy as np
     import pandas as pd
 
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        counts = values.value_counts(sort=False)
-        counts = counts[counts > 0]
-        texts, rows = pd.Series(counts.index.astype(str), dtype=object), counts.to_numpy()
-    else:
-        texts, rows = values.dropna().astype(str), np.ones(int(values.notna().sum()))
-    if rows.sum() == 0:
+    counts = values.value_counts(sort=False)
+    counts = counts[counts > 0]
+    if counts.empty:
         return False
-    numeric = pd.to_numeric(texts.str.strip(), errors="coerce").notna().to_numpy()
-    return bool(rows[numeric].sum() >= 0.9 * rows.sum())
+    texts = pd.Series(counts.index.astype(str), dtype=object).str.strip()
+    numeric = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
+    return bool(counts.to_numpy()[numeric].sum() >= 0.9 * counts.sum())
 
 
 def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
