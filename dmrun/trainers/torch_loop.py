@@ -431,6 +431,7 @@ def run_supervised(
     scaler = None if classification else TargetScaler.fit(data.y_train)
 
     def split(inputs: np.ndarray, targets: np.ndarray) -> Split:
+        inputs = _row_major(inputs)
         if classification:
             return Split(shape_inputs(inputs), torch.as_tensor(targets, dtype=torch.long))
         return Split(shape_inputs(inputs), torch.as_tensor(scaler.transform(targets)))
@@ -443,7 +444,7 @@ def run_supervised(
         return TrainResult(metrics={}, history=history)
 
     # Final evaluation on the held-out test split.
-    outputs = predict(network, shape_inputs(data.X_test), torch.device(facts["device"]))
+    outputs = predict(network, shape_inputs(_row_major(data.X_test)), torch.device(facts["device"]))
     probabilities = None
     if classification:
         predicted = outputs.argmax(dim=1).numpy()
@@ -472,6 +473,16 @@ def run_supervised(
         write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
         artifacts.append("artifacts/confusion_matrix.csv")
     return TrainResult(metrics=metrics, history=history, artifacts=artifacts)
+
+
+def _row_major(array: np.ndarray) -> np.ndarray:
+    """Return ``array`` as a C-contiguous float32 array, copying only when needed.
+
+    The preprocessing output comes from pandas in column-major order. A batch taken from
+    column-major inputs gathers each of its rows from ``n_features`` places in memory, which
+    made an MLP training step on MNIST-sized rows about 20% slower.
+    """
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def square_hint(n_features: int) -> str:
