@@ -395,9 +395,9 @@ def render(
         f"- Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, {platform.system()}.",
         f"- Packages: {versions()}.",
         "- Times and memory are for the whole process (start-up, reading, work, writing). Ratio = dmrun / peer:",
-        "  CPU s is user plus system time, which load from other jobs changes less than wall time.",
         "  below 1 means dmrun is faster or smaller. dmrun runs without plots (`--no-plots`,",
         "  `report: {plots: false}`), because the peers draw none; plots add about 3.7 s to a rules run.",
+        "- CPU s is user plus system time, which load from other jobs changes less than wall time.",
         "- dmrun's bytecode is compiled before measuring, as in an installed package.",
     ]
     if shared:
