@@ -43,12 +43,17 @@ ADULT_COLUMNS = [
 @dataclass
 class Measure:
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
     failed: str | None = None
 
     @property
     def time(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def cpu_time(self) -> float:
+        return statistics.median(self.cpu_seconds)
 
     @property
     def memory(self) -> float:
@@ -80,8 +85,10 @@ def half_the_memory_mb() -> int:
 
 def run_once(
     command: list[str], timeout: float, env: dict[str, str], limit_mb: int | None = None
-) -> tuple[float, float, str | None]:
-    """Run a command; return wall seconds, peak resident MB and an error text or None.
+) -> tuple[float, float, float, str | None]:
+    """Run a command; return wall seconds, CPU seconds, peak resident MB and an error text or None.
+
+    CPU seconds are user plus system time of the command and the processes it waited for.
 
     With ``limit_mb``, the command's address space is capped, so a peer that would exhaust the
     machine fails with an out-of-memory error instead.
@@ -110,20 +117,21 @@ def run_once(
             if time.perf_counter() > deadline:
                 process.kill()
                 os.wait4(process.pid, 0)
-                return timeout, 0.0, f"timed out after {timeout:.0f} s"
+                return timeout, 0.0, 0.0, f"timed out after {timeout:.0f} s"
             time.sleep(0.01)
         seconds = time.perf_counter() - started
+        cpu_seconds = usage.ru_utime + usage.ru_stime
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode != 0:
             output.seek(0)
             tail = output.read().decode("utf-8", "replace").strip().splitlines()[-3:]
             reason = "killed (out of memory?)" if process.returncode == -9 else f"exit {process.returncode}"
-            return seconds, usage.ru_maxrss / 1024, f"{reason}: {' / '.join(tail)}"
+            return seconds, cpu_seconds, usage.ru_maxrss / 1024, f"{reason}: {' / '.join(tail)}"
         peak_kb = usage.ru_maxrss
         if TIME:
             recorded = usage_file.read().split()
             peak_kb = int(recorded[-1]) if recorded and recorded[-1].isdigit() else peak_kb
-    return seconds, peak_kb / 1024, None
+    return seconds, cpu_seconds, peak_kb / 1024, None
 
 
 def measure(case: Case, repeat: int, env: dict[str, str]) -> None:
@@ -134,11 +142,14 @@ def measure(case: Case, repeat: int, env: dict[str, str]) -> None:
             result = case.results[name]
             if result.failed:
                 continue
-            seconds, peak, error = run_once(command, case.timeout, env, None if name == "dmrun" else case.peer_limit_mb)
+            seconds, cpu_seconds, peak, error = run_once(
+                command, case.timeout, env, None if name == "dmrun" else case.peer_limit_mb
+            )
             if error:
                 result.failed = error
                 continue
             result.seconds.append(seconds)
+            result.cpu_seconds.append(cpu_seconds)
             result.peak_mb.append(peak)
     print(f"  {case.title}: " + ", ".join(
         f"{name} {result.time:.2f} s" if not result.failed else f"{name} failed" for name, result in case.results.items()
@@ -298,12 +309,20 @@ def scaling_case(work: Path, runs: Path, sizes: list[int]) -> tuple[list[Case], 
     return cases, sizes
 
 
-def training_cases(mnist: Path | None, adult: Path | None, work: Path, runs: Path, full: bool) -> list[Case]:
+# Epochs of the torch cases as (quick, full). The time target applies to runs with at least
+# 20 s of training. With one thread on a 2-core Xeon virtual machine, quick mode trains each
+# case for about 20 s or more.
+TORCH_EPOCHS = {"mlp": (60, 150), "cnn": (8, 20), "rnn": (200, 500)}
+
+
+def training_cases(
+    data: Path, mnist: Path | None, adult: Path | None, work: Path, runs: Path, full: bool
+) -> list[Case]:
     cases = []
     if mnist is not None:
-        epochs = 20 if full else 3
         for kind, model in (("mlp", "{type: mlp, hidden_sizes: [128, 64], dropout: 0.1}"),
                             ("cnn", "{type: cnn, input_shape: [1, 28, 28], channels: [16, 32], hidden_size: 128, dropout: 0.25}")):
+            epochs = TORCH_EPOCHS[kind][1 if full else 0]
             config = write_config(work, f"bench-{kind}", (
                 f"name: bench-{kind}\nseed: 0\nreport: {{plots: false}}\n"
                 f"dataset: {{path: {mnist}, target: label, split: {{test_size: 0.2, val_size: 0.1, stratify: true}}}}\n"
@@ -315,6 +334,22 @@ def training_cases(mnist: Path | None, adult: Path | None, work: Path, runs: Pat
                 "dmrun": dmrun("train", config, runs=runs),
                 "PyTorch script": peer("torch_train.py", mnist, kind, epochs, 64),
             }, "<= 1.10x the PyTorch script"))
+    sunspots = data / "timeseries" / "monthly-sunspots.csv"
+    if sunspots.exists():
+        # The LSTM of configs/rnn.yaml on the monthly series (2,820 months) in place of the
+        # yearly one (309 years), with every epoch run, so that training lasts long enough.
+        epochs = TORCH_EPOCHS["rnn"][1 if full else 0]
+        config = write_config(work, "bench-rnn", (
+            f"name: bench-rnn\nseed: 0\nreport: {{plots: false}}\n"
+            f"dataset: {{path: {sunspots}, target: Sunspots, task: forecasting, split: {{test_size: 0.2, val_size: 0.1}}}}\n"
+            "model: {type: rnn, cell: lstm, window: 12, hidden_size: 32, num_layers: 1}\n"
+            f"train: {{epochs: {epochs}, batch_size: 16, optimizer: {{name: adam, lr: 5e-3}}}}\n"
+        ))
+        cases.append(Case("train", f"rnn (LSTM) on monthly sunspots, {epochs} epochs", {
+            "dmrun": dmrun("train", config, runs=runs),
+            "PyTorch script": peer("torch_forecast.py", sunspots, "Sunspots", epochs, 16),
+        }, "<= 1.10x the PyTorch script"))
+    if mnist is not None:
         config = write_config(work, "bench-kmeans", (
             f"name: bench-kmeans\nseed: 0\nreport: {{plots: false}}\ndataset: {{path: {mnist}, target: label}}\n"
             "model: {type: kmeans, n_clusters: 10, n_init: 10}\n"
@@ -406,7 +441,8 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
 
 
 def render(
-    cases: list[Case], scaling: tuple[list[Case], list[int]], mode: str, skipped: list[str], shared: bool
+    cases: list[Case], scaling: tuple[list[Case], list[int]], mode: str, skipped: list[str], shared: bool,
+    threads: str = "torch's default for every command",
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -414,11 +450,13 @@ def render(
         "Generated by `python bench/run.py" + ("" if mode == "quick" else f" --{mode}") + "`; do not edit by hand.",
         "",
         f"- Mode: {mode}, median of the runs per command (column `runs`), commands run in turn.",
+        f"- Threads: {threads}.",
         f"- Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, {platform.system()}.",
         f"- Packages: {versions()}.",
         "- Times and memory are for the whole process (start-up, reading, work, writing). Ratio = dmrun / peer:",
         "  below 1 means dmrun is faster or smaller. dmrun runs without plots (`--no-plots`,",
         "  `report: {plots: false}`), because the peers draw none; plots add about 3.7 s to a rules run.",
+        "- CPU s is user plus system time, which load from other jobs changes less than wall time.",
         "- dmrun's bytecode is compiled before measuring, as in an installed package.",
     ]
     if shared:
@@ -433,21 +471,22 @@ def render(
         if not chosen:
             continue
         lines += [f"## {heading}", "",
-                  "| case | command | runs | median s | peak MB | time ratio | memory ratio | target |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| case | command | runs | median s | CPU s | peak MB | time ratio | CPU ratio | memory ratio | target |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for case in chosen:
             mine = case.results.get("dmrun")
             for name, result in case.results.items():
                 if result.failed:
-                    lines.append(f"| {case.title} | {name} | | failed: {result.failed[:120]} | | | | |")
+                    lines.append(f"| {case.title} | {name} | | failed: {result.failed[:120]} | | | | | | |")
                     continue
-                ratio = memory = ""
+                ratio = cpu_ratio = memory = ""
                 if name != "dmrun" and mine and not mine.failed:
                     ratio = f"{mine.time / result.time:.2f}"
+                    cpu_ratio = f"{mine.cpu_time / result.cpu_time:.2f}" if result.cpu_time > 0 else ""
                     memory = f"{mine.memory / result.memory:.2f}"
                 target = case.target if name == "dmrun" else ""
-                lines.append(f"| {case.title} | {name} | {len(result.seconds)} | {result.time:.2f} | {result.memory:.0f} "
-                             f"| {ratio} | {memory} | {target} |")
+                lines.append(f"| {case.title} | {name} | {len(result.seconds)} | {result.time:.2f} | {result.cpu_time:.2f} "
+                             f"| {result.memory:.0f} | {ratio} | {cpu_ratio} | {memory} | {target} |")
         lines.append("")
         checked = [case for case in chosen if case.check]
         if checked:
@@ -482,6 +521,10 @@ def main() -> None:
     parser.add_argument("--shared", action="store_true", help="say on the page that other jobs shared the machine")
     parser.add_argument("--only", choices=["rules", "scaling", "train", "startup", "reading"], action="append",
                         help="run only these groups (repeatable)")
+    parser.add_argument("--case", action="append",
+                        help="run only the training cases whose title contains this text (repeatable)")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads for dmrun and the peers alike (sets OMP_NUM_THREADS; default: torch's choice)")
     options = parser.parse_args()
     mode = "quick"
     if options.full:
@@ -493,6 +536,8 @@ def main() -> None:
     if options.smoke:
         groups -= {"train", "reading"}
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    if options.threads:
+        env["OMP_NUM_THREADS"] = str(options.threads)
     # An installed package has its bytecode compiled (pip does it). Without this, a checkout run
     # with PYTHONDONTWRITEBYTECODE set compiles dmrun's sources on every start, about 0.2 s.
     subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "dmrun")], check=True, capture_output=True)
@@ -513,9 +558,13 @@ def main() -> None:
         if "train" in groups:
             mnist = mnist_csv(options.data, work)
             adult = adult_csv(options.data, work)
-            cases += training_cases(mnist, adult, work, runs, options.full)
+            cases += training_cases(options.data, mnist, adult, work, runs, options.full)
             if mnist is None or adult is None:
                 skipped.append(f"training: MNIST or Adult missing under {options.data}")
+            if not (options.data / "timeseries" / "monthly-sunspots.csv").exists():
+                skipped.append(f"training: timeseries/monthly-sunspots.csv missing under {options.data}")
+            if options.case:
+                cases = [case for case in cases if case.group != "train" or any(word in case.title for word in options.case)]
         if "reading" in groups:
             cases += reading_case(options.data, work, runs, options.smoke)
         scaling: tuple[list[Case], list[int]] = ([], [])
@@ -535,7 +584,9 @@ def main() -> None:
                 measure(case, repeat, env)
                 cases.append(case)
         options.out.parent.mkdir(parents=True, exist_ok=True)
-        options.out.write_text(render(cases, scaling, mode, skipped, options.shared), encoding="utf-8")
+        threads = f"OMP_NUM_THREADS={options.threads} for every command" if options.threads else None
+        page = render(cases, scaling, mode, skipped, options.shared, *([threads] if threads else []))
+        options.out.write_text(page, encoding="utf-8")
     print(f"wrote {options.out}")
 
 

@@ -490,7 +490,9 @@ class OptimizerConfig(StrictModel):
 
 class EarlyStoppingConfig(StrictModel):
     metric: Literal["val_loss", "val_accuracy", "val_f1_macro", "val_rmse", "val_mae"] = Field(
-        "val_loss", description="Validation metric to watch."
+        "val_loss",
+        description="Validation metric to watch: val_loss, val_accuracy or val_f1_macro for classification; "
+        "val_loss, val_rmse or val_mae for regression and forecasting.",
     )
     patience: int = Field(5, ge=1, description="Epochs without improvement before training stops.")
     min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")

@@ -110,9 +110,10 @@ def _require_target(table: Table, config: ExperimentConfig) -> str:
 
 
 def describe_columns(frame) -> list[dict[str, Any]]:
+    missing = frame.isna().sum()
     return [
-        {"name": str(column), "dtype": str(frame[column].dtype), "missing": int(frame[column].isna().sum())}
-        for column in frame.columns
+        {"name": str(column), "dtype": str(dtype), "missing": int(count)}
+        for (column, dtype), count in zip(frame.dtypes.items(), missing.to_numpy())
     ]
 
 

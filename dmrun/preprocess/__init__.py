@@ -147,7 +147,7 @@ def _check_columns(step_index: int, step_name: str, columns: list[str], availabl
 def _numeric_columns(frame) -> list[str]:
     import pandas as pd
 
-    return [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])]
+    return [column for column, dtype in frame.dtypes.items() if pd.api.types.is_numeric_dtype(dtype)]
 
 
 def _numeric_step_columns(index: int, step: Any, frame, complete: bool) -> list[str]:
@@ -295,11 +295,14 @@ def _prepare_text_columns(frame):
     import numpy as np
     import pandas as pd
 
-    frame = frame.copy(deep=False)
-    for column in frame.columns:
+    converted = [column for column, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    if not converted:
+        return frame  # nothing to convert, so the caller's frame is returned without a copy
+    frame = frame.copy(deep=False)  # columns are replaced below, never changed in place
+    for column in converted:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = epoch_seconds(frame[column])
-        elif not pd.api.types.is_numeric_dtype(frame[column]):
+        else:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
     return frame
 
@@ -489,7 +492,8 @@ def check_model_ready(frame) -> None:
             f"feature columns are not numeric: {listed}{_first_text_value(frame, text_columns[0])}",
             hint=_text_column_hint(frame, text_columns),
         )
-    missing = {column: int(frame[column].isna().sum()) for column in frame.columns if frame[column].isna().any()}
+    missing_counts = frame.isna().sum()
+    missing = {column: int(count) for column, count in missing_counts.items() if count}
     if missing:
         listed = ", ".join(f"{column} ({count})" for column, count in missing.items())
         first = frame[list(missing)].isna().any(axis=1).idxmax()
@@ -498,7 +502,8 @@ def check_model_ready(frame) -> None:
             f"feature columns have missing values in the training split: {listed}{row}",
             hint="add a preprocess step such as `- {step: impute, strategy: median}`",
         )
-    infinite = {column: int(np.isinf(frame[column].to_numpy(dtype="float64")).sum()) for column in frame.columns}
+    infinite_counts = np.isinf(frame.to_numpy(dtype="float64")).sum(axis=0)
+    infinite = {column: int(count) for column, count in zip(frame.columns, infinite_counts)}
     infinite = {column: count for column, count in infinite.items() if count}
     if infinite:
         listed = ", ".join(f"{column} ({count})" for column, count in infinite.items())

@@ -69,7 +69,8 @@ def learning_curves(histories: Mapping[str, Any], best_epoch: int | None = None,
                 if column in frame:
                     label = column.removeprefix("val_") if single else f"{name}: {column.removeprefix('val_')}"
                     metric_axis.plot(frame["epoch"], frame[column], color=colour, linestyle=style, marker=marker, markersize=4, label=label)
-        units = "share of rows" if metric_columns == ["val_accuracy"] else "target units"
+        scores = {"val_accuracy", "val_f1_macro"}
+        units = "score from 0 to 1" if set(metric_columns) <= scores else "target units"
         metric_axis.set(title="Validation metrics per epoch", xlabel="epoch", ylabel=f"value ({units})")
 
     for axis in axes:

@@ -112,14 +112,49 @@ def predict(network: nn.Module, inputs: torch.Tensor, device: torch.device) -> t
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
+# The validation metrics each epoch computes, by task; early stopping can watch any of them.
+EPOCH_METRICS = {
+    "classification": ("val_loss", "val_accuracy", "val_f1_macro"),
+    "regression": ("val_loss", "val_rmse", "val_mae"),
+    "forecasting": ("val_loss", "val_rmse", "val_mae"),
+}
+
+
 def _epoch_metrics(task: str, outputs: torch.Tensor, targets: torch.Tensor, scaler: TargetScaler | None) -> dict:
     if task == "classification":
         predicted = outputs.argmax(dim=1)
-        return {"accuracy": float((predicted == targets).float().mean())}
+        return {
+            "accuracy": float((predicted == targets).float().mean()),
+            "f1_macro": macro_f1(predicted, targets, outputs.shape[1]),
+        }
     predicted = scaler.inverse(outputs.squeeze(-1).numpy())
     actual = scaler.inverse(targets.numpy())
     errors = predicted - actual
     return {"rmse": float(np.sqrt(np.mean(errors**2))), "mae": float(np.mean(np.abs(errors)))}
+
+
+def macro_f1(predicted: torch.Tensor, targets: torch.Tensor, n_classes: int) -> float:
+    """Return the F1 score averaged over all ``n_classes`` classes, as scikit-learn's
+    ``f1_score(average="macro", labels=range(n_classes), zero_division=0)`` computes it.
+
+    A class that is neither predicted nor present scores 0.
+    """
+    confusion = torch.bincount(targets * n_classes + predicted, minlength=n_classes * n_classes)
+    confusion = confusion.reshape(n_classes, n_classes).double()  # rows: true class, columns: predicted
+    true_positives = confusion.diagonal()
+    denominator = confusion.sum(dim=0) + confusion.sum(dim=1)  # 2 TP + FP + FN
+    scores = torch.where(denominator > 0, 2 * true_positives / denominator.clamp(min=1), torch.zeros_like(denominator))
+    return float(scores.mean())
+
+
+def _check_watched_metric(watched: str, task: str) -> None:
+    """Raise a ``ConfigError`` before training when the epochs of ``task`` do not compute ``watched``."""
+    computed = EPOCH_METRICS[task]
+    if watched not in computed:
+        raise ConfigError(
+            f"train.early_stopping.metric '{watched}' is not computed for a {task} task",
+            hint=f"use one of {', '.join(computed)}",
+        )
 
 
 def _improved(value: float, best: float | None, metric: str, min_delta: float) -> bool:
@@ -242,6 +277,8 @@ def train_network(
             "train.early_stopping needs a validation split, but dataset.split.val_size is 0",
             hint="set dataset.split.val_size above 0, or remove early_stopping",
         )
+    if watched:
+        _check_watched_metric(watched, task)
     checkpointing = context.checkpointing
     progress = Progress(history=[])
     if checkpointing is not None and checkpointing.resume_from is not None:
@@ -382,10 +419,7 @@ def _track_best(progress: Progress, row: dict[str, Any], watched: str, stopping,
     """Record an improvement of the watched metric; return whether training should stop."""
     value = row.get(watched)
     if value is None:
-        raise ConfigError(
-            f"train.early_stopping.metric '{watched}' is not computed for a {task} task",
-            hint="use val_loss, val_accuracy for classification, or val_rmse/val_mae for regression",
-        )
+        raise TrainerError(f"epoch {row['epoch']} did not compute train.early_stopping.metric '{watched}'")
     if _improved(value, progress.best_value, watched, stopping.min_delta):
         progress.best_value, progress.best_epoch, progress.stale_epochs = value, row["epoch"], 0
         progress.best_state = {key: tensor.detach().clone() for key, tensor in network.state_dict().items()}
@@ -431,6 +465,7 @@ def run_supervised(
     scaler = None if classification else TargetScaler.fit(data.y_train)
 
     def split(inputs: np.ndarray, targets: np.ndarray) -> Split:
+        inputs = _row_major(inputs)
         if classification:
             return Split(shape_inputs(inputs), torch.as_tensor(targets, dtype=torch.long))
         return Split(shape_inputs(inputs), torch.as_tensor(scaler.transform(targets)))
@@ -443,7 +478,7 @@ def run_supervised(
         return TrainResult(metrics={}, history=history)
 
     # Final evaluation on the held-out test split.
-    outputs = predict(network, shape_inputs(data.X_test), torch.device(facts["device"]))
+    outputs = predict(network, shape_inputs(_row_major(data.X_test)), torch.device(facts["device"]))
     probabilities = None
     if classification:
         predicted = outputs.argmax(dim=1).numpy()
@@ -472,6 +507,16 @@ def run_supervised(
         write_confusion_matrix(context.artifacts / "confusion_matrix.csv", metrics["confusion_matrix"], data.classes)
         artifacts.append("artifacts/confusion_matrix.csv")
     return TrainResult(metrics=metrics, history=history, artifacts=artifacts)
+
+
+def _row_major(array: np.ndarray) -> np.ndarray:
+    """Return ``array`` as a C-contiguous float32 array, copying only when needed.
+
+    The preprocessing output comes from pandas in column-major order. A batch taken from
+    column-major inputs gathers each of its rows from ``n_features`` places in memory, which
+    made an MLP training step on MNIST-sized rows about 20% slower.
+    """
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def square_hint(n_features: int) -> str:
