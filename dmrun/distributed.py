@@ -74,9 +74,12 @@ def reject_under_torchrun(command: str) -> None:
     Every rank would otherwise run the whole command and write a run folder of its own.
 
     Raises:
-        ConfigError: under torchrun with more than one process.
+        ConfigError: on rank 0 under torchrun with more than one process.
+        SystemExit: with exit code 2 on the other ranks, which print nothing.
     """
     environment = rank_environment()
+    if environment is not None and environment.rank != 0:
+        raise SystemExit(2)  # rank 0 reports it, so the message is printed once
     if environment is not None:
         raise ConfigError(
             f"dmrun {command} runs in one process, but torchrun started {environment.world_size}",

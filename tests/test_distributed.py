@@ -251,10 +251,14 @@ def test_torchrun_rejects_mine_and_sweep(cli, write_config, tmp_path, monkeypatc
     config = write_config("dataset: {name: iris}\nmodel: {type: tree}\nsweep: {model.max_depth: [2, 3]}\n")
     argument = config if command == ["sweep"] else tmp_path / "baskets.csv"
     monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("RANK", "0")
     result = cli(*command, argument, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
     assert f"dmrun {' '.join(command)} runs in one process, but torchrun started 2" in result.stderr
+    monkeypatch.setenv("RANK", "1")
+    other = cli(*command, argument, "--runs-dir", tmp_path / "runs")
+    assert other.exit_code == 2
+    assert other.stderr == ""  # rank 0 alone reports the error
     assert not (tmp_path / "runs").exists()
 
 
