@@ -33,7 +33,7 @@ RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 
 @dataclass(frozen=True)
 class RankEnvironment:
-    """Where this process sits among the processes torchrun started."""
+    """The rank and sizes of this process's place among the processes torchrun started."""
 
     rank: int
     local_rank: int
@@ -233,9 +233,9 @@ class Session:
         """Check that every rank got this far without an error and with the same ``facts``.
 
         Raises:
-            The local ``error`` when this rank has the lowest failing rank; ``PeerFailed`` with
-            that rank's message when another rank failed first; ``ConfigError`` when a rank's
-            facts (config and data fingerprints) differ from rank 0's.
+            The local ``error`` when this rank has the lowest failing rank.
+            ``PeerFailed`` with that rank's message when another rank failed first.
+            ``ConfigError`` when a rank's facts (config and data fingerprints) differ from rank 0's.
         """
         import torch.distributed as dist
 

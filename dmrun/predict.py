@@ -113,7 +113,7 @@ def check_columns(
         and not pd.api.types.is_datetime64_any_dtype(frame[column])
     ]
     if retyped:
-        shown = []
+        described = []
         hint = "fix or remove those values; the model needs numbers in these columns"
         for column in sorted(retyped):
             text = (pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()).to_numpy()
@@ -123,10 +123,10 @@ def check_columns(
                 hint = "the run reads numbers with a decimal comma (dataset.decimal: ','); pass --decimal . for a file that uses dots"
             if text.any():
                 row = int(text.argmax())
-                shown.append(f"{column} ({frame[column].iloc[row]!r} in data row {row + 1})")
+                described.append(f"{column} ({frame[column].iloc[row]!r} in data row {row + 1})")
             else:
-                shown.append(column)
-        raise DataError(f"{source}: column(s) numeric in training contain text: {', '.join(shown)}", hint=hint)
+                described.append(column)
+        raise DataError(f"{source}: column(s) numeric in training contain text: {', '.join(described)}", hint=hint)
 
 
 def warn_unseen_categories(pipeline, frame, source: str) -> None:

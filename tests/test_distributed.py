@@ -32,8 +32,8 @@ CONFIG = """
     report: {plots: false}
 """
 # Measured on a 2-core CPU for configs/mlp.yaml without dropout (3 epochs) and for the iris
-# config below: the test metrics of 1 and 2 processes are equal, and the final training losses
-# differ by about 1e-8 relative, from the order of float additions.
+# config below. The test metrics of 1 and 2 processes are equal, and the final training losses
+# differ by about 1e-8 relative because float additions run in another order.
 LOSS_TOLERANCE = 1e-6
 ACCURACY_TOLERANCE = 1 / 360  # one of the 360 test rows
 

@@ -62,7 +62,7 @@ class ClusteringData:
 class SeriesData:
     """One numeric series split in time order into train, validation and test parts.
 
-    ``inputs`` holds every input column over the whole series, shape (steps, columns), in the
+    ``inputs`` contains every input column over the whole series, shape (steps, columns), in the
     order of ``input_columns``; the first column is the target series itself.
     """
 
@@ -131,7 +131,7 @@ def _base_summary(table: Table) -> dict[str, Any]:
             summary[key] = table.meta[key]
     if table.summary:
         summary["reader"] = dict(table.summary)
-    for message in suspicious_markers(frame) + numbers_read_as_text(frame):
+    for message in text_value_warnings(frame):
         _warn(summary, message)
     return summary
 
@@ -145,68 +145,68 @@ def _warn(summary: dict[str, Any], message: str) -> None:
 SUSPICIOUS_MARKERS = {".", "-", "--", "_", "*", "?", "n/a", "N/A", "na", "none", "None", "NONE", "missing", "#N/A"}
 
 
-def suspicious_markers(frame) -> list[str]:
-    """Warn about text values that look like missing-value markers but were read as categories."""
-    import pandas as pd
+def text_value_warnings(frame) -> list[str]:
+    """Return the warnings about the values of the text columns of ``frame``.
 
-    warnings = []
-    for column in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[column]):
-            continue
-        counts = _text_counts(frame[column])
-        for marker in sorted(set(counts) & SUSPICIOUS_MARKERS):
-            count = counts[marker]
-            warnings.append(
-                f"column '{column}' has the value {marker!r} in {count} row(s); it looks like a missing-value "
-                f"marker: add it to dataset.missing_values if it means missing"
-            )
-    return warnings
-
-
-def numbers_read_as_text(frame) -> list[str]:
-    """Warn about text columns whose values are numbers, but for a decimal comma or a few stray values.
-
-    Such a column is read as text, so an encoding step would silently turn it into categories.
-    Distinct values are examined with their row counts, so a category column costs little.
+    Each column's distinct values are counted once, for both checks below, so a category
+    column costs little.
     """
-    import numpy as np
-    import pandas as pd
-
     warnings = []
     for column in frame.columns:
         series = frame[column]
         if not _is_text(series):
             continue
-        counts: dict[str, int] = {}
-        for text, count in _text_counts(series).items():
-            if text.strip():
-                counts[text.strip()] = counts.get(text.strip(), 0) + count
-        if not counts:
-            continue
-        texts = pd.Series(list(counts), dtype=object)
-        rows = np.array(list(counts.values()))
-        numeric = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
-        decimal_comma = texts.str.fullmatch(DECIMAL_COMMA).to_numpy()
-        if rows[numeric | decimal_comma].sum() < 0.5 * rows.sum():
-            continue  # mostly words: a real text column
-        if (numeric | decimal_comma).all() and decimal_comma.any():
-            warnings.append(
-                f"column '{column}' contains numbers with a decimal comma, such as {_first_with_comma(series)!r}, "
-                "and is read as text: set dataset.decimal: ','"
-            )
-            continue
-        strays = set(texts[~numeric])
-        stray_rows = int(rows[~numeric].sum())
-        if not strays or stray_rows > 0.1 * rows.sum() or strays <= SUSPICIOUS_MARKERS:
-            continue
-        stripped = series.astype(str).str.strip()
-        row = int(np.flatnonzero(stripped.isin(strays).to_numpy() & series.notna().to_numpy())[0])
-        warnings.append(
-            f"column '{column}' contains numbers in {int(rows.sum()) - stray_rows} of {int(rows.sum())} rows and text "
-            f"in {stray_rows} (such as {stripped.iloc[row]!r} in data row {row + 1}), so it is read as text: "
-            "fix those values, or add them to dataset.missing_values if they mean missing"
-        )
+        counts = _text_counts(series)
+        warnings += _marker_warnings(column, counts)
+        warnings += _number_warnings(column, series, counts)
     return warnings
+
+
+def _marker_warnings(column: str, counts: dict[str, int]) -> list[str]:
+    """Warn about text values that look like missing-value markers but were read as categories."""
+    return [
+        f"column '{column}' has the value {marker!r} in {counts[marker]} row(s); it looks like a missing-value "
+        f"marker: add it to dataset.missing_values if it means missing"
+        for marker in sorted(set(counts) & SUSPICIOUS_MARKERS)
+    ]
+
+
+def _number_warnings(column: str, series, counts: dict[str, int]) -> list[str]:
+    """Warn when a text column's values are numbers, except for a decimal comma or a few stray values.
+
+    Such a column is read as text, so an encoding step would silently turn it into categories.
+    """
+    import numpy as np
+    import pandas as pd
+
+    stripped_counts: dict[str, int] = {}
+    for text, count in counts.items():
+        if text.strip():
+            stripped_counts[text.strip()] = stripped_counts.get(text.strip(), 0) + count
+    if not stripped_counts:
+        return []
+    texts = pd.Series(list(stripped_counts), dtype=object)
+    rows = np.array(list(stripped_counts.values()))
+    numeric = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
+    decimal_comma = texts.str.fullmatch(DECIMAL_COMMA).to_numpy()
+    if rows[numeric | decimal_comma].sum() < 0.5 * rows.sum():
+        return []  # mostly words: a real text column
+    if (numeric | decimal_comma).all() and decimal_comma.any():
+        return [
+            f"column '{column}' contains numbers with a decimal comma, such as {_first_with_comma(series)!r}, "
+            "and is read as text: set dataset.decimal: ','"
+        ]
+    strays = set(texts[~numeric])
+    stray_rows = int(rows[~numeric].sum())
+    if not strays or stray_rows > 0.1 * rows.sum() or strays <= SUSPICIOUS_MARKERS:
+        return []
+    stripped = series.astype(str).str.strip()
+    row = int(np.flatnonzero(stripped.isin(strays).to_numpy() & series.notna().to_numpy())[0])
+    return [
+        f"column '{column}' contains numbers in {int(rows.sum()) - stray_rows} of {int(rows.sum())} rows and text "
+        f"in {stray_rows} (such as {stripped.iloc[row]!r} in data row {row + 1}), so it is read as text: "
+        "fix those values, or add them to dataset.missing_values if they mean missing"
+    ]
 
 
 # A number written with a decimal comma, such as 3,25 or -,5.
@@ -220,7 +220,7 @@ def _first_with_comma(values) -> str:
 
 
 def _is_text(values) -> bool:
-    """Tell whether a column holds text: object, string or category dtype, not numbers, booleans or dates."""
+    """Tell whether a column is text: object, string or category dtype, not numbers, booleans or dates."""
     import pandas as pd
 
     return not (

@@ -225,8 +225,8 @@ def generate(table: ItemsetTable, metric: str, min_threshold: float) -> tuple[np
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """Return the distinct values in ascending order, as ``np.unique`` does.
 
-    ``np.unique`` in NumPy 2.4 imports ``numpy.ma`` on its first call, about 0.14 s of a
-    mining run's start-up; a sort and a comparison of neighbours give the same array.
+    ``np.unique`` in NumPy 2.4 imports ``numpy.ma`` on its first call, which took about 0.14 s
+    of a mining run's start-up here. A sort and a comparison of neighbours give the same array.
     """
     ordered = np.sort(values)
     if ordered.size == 0:

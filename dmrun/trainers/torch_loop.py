@@ -186,7 +186,7 @@ def _save_checkpoint(
     """Save everything an uninterrupted run would carry into its next epoch.
 
     In a distributed run, rank 0 saves the random states of every rank (``random_ranks``), so a
-    resumed run gives each rank its own dropout stream back; the other ranks save nothing.
+    resumed run gives each rank its own dropout stream back. The other ranks save nothing.
     """
     random_state = capture_random_state(generator)
     state: dict[str, Any] = {}
@@ -314,7 +314,7 @@ def train_network(
             row["seconds"] = round(time.perf_counter() - started, 4)
             progress.history.append(row)
 
-            # Keep the best weights; the checkpoint then holds everything the next epoch needs.
+            # Keep the best weights, so that the checkpoint then contains everything the next epoch needs.
             stop = evaluates and watched is not None and _track_best(progress, row, watched, stopping, network, task)
             if session is not None:
                 stop = session.broadcast(stop)

@@ -66,9 +66,12 @@ def test_parser_usage_errors_use_error_and_hint_lines(cli, args, fragment):
     result = cli(*args)
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("error: ") and fragment in lines[0]
-    assert lines[1].startswith("hint: run '") and "--help" in lines[1]
-    assert "Usage:" not in result.stderr and "Traceback" not in result.output
+    assert lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert lines[1].startswith("hint: run '")
+    assert "--help" in lines[1]
+    assert "Usage:" not in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_parser_usage_error_json_carries_the_message(cli):

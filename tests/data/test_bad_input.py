@@ -48,7 +48,7 @@ def test_text_value_hint_names_marker(tmp_path, write_config, cli):
 
 
 def test_stray_text_in_numbers_warns(tmp_path, write_config, cli):
-    # Even where the config encodes the column on purpose, the data summary says why it is text.
+    # Even where the config encodes the column on purpose, the data summary explains why it is text.
     rows = GOOD_ROWS.replace("\n7,", "\nunknown,")
     (tmp_path / "stray.csv").write_text(rows, encoding="utf-8")
     config = write_config(
