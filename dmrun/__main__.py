@@ -1,4 +1,4 @@
-from dmrun.cli import main
+from dmrun.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -19,6 +19,7 @@ import typer
 
 from dmrun import __version__
 from dmrun.cli import output
+from dmrun.gctools import freeze_startup_objects
 from dmrun.errors import EXIT_GATE, EXIT_RUN_FAILED, EXIT_SIGINT, EXIT_SIGPIPE, EXIT_SIGTERM, ConfigError, DmrunError, RunInterrupted
 from dmrun.redact import RedactingFilter
 
@@ -509,8 +510,18 @@ from dmrun.cli import reproduce as _reproduce  # noqa: E402,F401  registers the 
 from dmrun.cli import report as _report  # noqa: E402,F401  registers the report command
 
 
+def run() -> None:
+    """Run the ``dmrun`` script and ``python -m dmrun``: :func:`main` in a process of its own.
+
+    Only such a process freezes its objects for the garbage collector, because it ends after
+    one command; tests call :func:`main` many times in one process.
+    """
+    freeze_startup_objects()
+    main()
+
+
 def main() -> None:
-    """Entry point of the ``dmrun`` script.
+    """Run one ``dmrun`` command line from ``sys.argv`` and exit with its code.
 
     Usage errors found by the option parser are printed as ``error:`` and ``hint:`` lines, like
     every other error, and exit with code 2. With ``--json`` on the command line, a failure that

@@ -20,6 +20,7 @@ from pathlib import Path
 from dmrun.config.schema import DatasetConfig
 from dmrun.data.types import Baskets, Table
 from dmrun.errors import DataError
+from dmrun.gctools import collector_paused
 
 logger = logging.getLogger(__name__)
 
@@ -380,25 +381,31 @@ def build_baskets(
     """
     transactions: list[list[str]] = []
     trimmed = blank_items = duplicates = empty = 0
-    for row in rows:
-        items = row
-        if not trimmed_rows:
-            items = [cell.strip() for cell in row]
-            if items != row:
-                trimmed += sum(cell != item for cell, item in zip(row, items))
-            if "" in items:
-                blank_items += items.count("")
-                items = [item for item in items if item]
-        # A set is several times cheaper than building a new list, and most baskets have no duplicates.
-        basket = items if len(set(items)) == len(items) else list(dict.fromkeys(items))
-        duplicates += len(items) - len(basket)
-        if basket:
-            transactions.append(basket)
-        else:
-            empty += 1
-    if not transactions:
-        raise DataError(f"{source} contains no transactions")
-    counts = Counter(chain.from_iterable(transactions))
+    # Every occurrence of an item shares one string object, which saves about 50 bytes per item
+    # in a basket, computes each hash once, and leaves far fewer objects for a forked miner to touch.
+    shared: dict[str, str] = {}
+    share = shared.setdefault
+    with collector_paused():
+        for row in rows:
+            items = row
+            if not trimmed_rows:
+                items = [cell.strip() for cell in row]
+                if items != row:
+                    trimmed += sum(cell != item for cell, item in zip(row, items))
+                if "" in items:
+                    blank_items += items.count("")
+                    items = [item for item in items if item]
+            items = list(map(share, items, items))
+            # A set is several times cheaper than building a new list, and most baskets have no duplicates.
+            basket = items if len(set(items)) == len(items) else list(dict.fromkeys(items))
+            duplicates += len(items) - len(basket)
+            if basket:
+                transactions.append(basket)
+            else:
+                empty += 1
+        if not transactions:
+            raise DataError(f"{source} contains no transactions")
+        counts = Counter(chain.from_iterable(transactions))
     summary = {
         "transactions": len(transactions),
         "distinct_items": len(counts),
