@@ -128,14 +128,14 @@ def atomic_target(path: Path) -> Iterator[Path]:
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(handle)
     except OSError as err:
-        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+        raise write_error(path, err) from None
     temporary = Path(name)
     try:
         yield temporary
         os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except OSError as err:
-        raise RunDirError(f"cannot write {path}: {err.strerror or err}") from None
+        raise write_error(path, err) from None
     finally:
         with contextlib.suppress(OSError):
             temporary.unlink()

