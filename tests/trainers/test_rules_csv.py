@@ -1,7 +1,8 @@
-"""The Python CSV writer must write the same bytes as Arrow's writer, which large outputs use."""
+"""CSV and JSON writing of rules: the Python CSV writer must match Arrow's, and JSON written in blocks must match one block."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -43,3 +44,31 @@ def test_arrow_float_forms():
     assert arrow_float(1e-7) == "1e-7"
     assert arrow_float(1e10) == "1e+10"
     assert arrow_float(-math.inf) == "-inf"
+
+
+def test_json_blocks_match_one_block(tmp_path):
+    from dmrun.trainers.rules import write_json_records
+
+    measures = np.array([0.5, math.inf, math.nan, 1 / 3, -0.0, 2.0, 1e-7])
+    columns = {"items": [["a"], ["b", "é"], [], ["x"], ["y"], ["z"], ["w"]], "count": np.arange(7), "lift": measures}
+    blocks = [{name: values[start:start + 3] for name, values in columns.items()} for start in (0, 3, 6)]
+    write_json_records(tmp_path / "one.json", [columns])
+    write_json_records(tmp_path / "blocks.json", blocks)
+    text = (tmp_path / "blocks.json").read_text(encoding="utf-8")
+    assert text == (tmp_path / "one.json").read_text(encoding="utf-8")
+    records = json.loads(text)
+    assert [record["lift"] for record in records] == [0.5, None, None, 1 / 3, -0.0, 2.0, 1e-7]
+    assert records[1]["items"] == ["b", "é"]
+    lines = text.splitlines()
+    assert lines[0] == "["
+    assert lines[-1] == "]"
+    assert len(lines) == 9  # one line per record between the brackets
+
+
+def test_json_without_records(tmp_path):
+    from dmrun.trainers.rules import write_json_records
+
+    write_json_records(tmp_path / "empty.json", [])
+    write_json_records(tmp_path / "empty-block.json", [{"items": [], "lift": np.array([])}])
+    assert json.loads((tmp_path / "empty.json").read_text(encoding="utf-8")) == []
+    assert (tmp_path / "empty-block.json").read_bytes() == (tmp_path / "empty.json").read_bytes()
