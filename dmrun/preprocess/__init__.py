@@ -132,6 +132,7 @@ class FittedPreprocessing:
         size = batch_rows(max(len(self.input_columns), len(self.output_columns)))
         for start in range(0, len(rows), size):
             batch = _prepare_text_columns(frame.iloc[rows[start : start + size]][self.input_columns])
+            batch = _widen_integers(batch)
             if self.pipeline is not None:
                 batch = self.pipeline.transform(batch)
             yield start, batch
@@ -307,6 +308,41 @@ def _prepare_text_columns(frame):
     return frame
 
 
+def _widen_integers(frame, columns=None):
+    """Give the narrow signed integer columns of ``frame`` (all, or those in ``columns``) int64.
+
+    The CSV reader stores integers in the smallest dtype that fits them. Imputers and encoders
+    keep the dtype they are given, in their output and in what they save (an encoder's
+    categories), so they get int64 whatever the range of a file's values. Every other step
+    computes in float64.
+    """
+    import numpy as np
+
+    narrow = [
+        column
+        for column, dtype in frame.dtypes.items()
+        if dtype.kind == "i" and dtype != np.int64 and (columns is None or column in columns)
+    ]
+    if not narrow:
+        return frame
+    frame = frame.copy(deep=False)  # columns are replaced below, never changed in place
+    for column in narrow:
+        frame[column] = frame[column].astype(np.int64)
+    return frame
+
+
+def _dtype_keeping_step_columns(steps: list[Any]) -> set[str]:
+    """Return the columns that steps keeping their input dtype (imputers, encoders) list by name.
+
+    Their default columns are text columns or columns with missing values, never integers.
+    """
+    named: set[str] = set()
+    for step in steps:
+        if step.step in ("onehot", "ordinal") or (step.step == "impute" and step.strategy in ("most_frequent", "constant")):
+            named.update(step.columns or [])
+    return named
+
+
 def epoch_seconds(values):
     """Return datetime64 values as float seconds since 1970-01-01 UTC; NaT becomes NaN."""
     import numpy as np
@@ -332,6 +368,7 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     from sklearn.pipeline import Pipeline
 
     frame = _prepare_text_columns(train_frame)
+    frame = _widen_integers(frame, _dtype_keeping_step_columns(steps))
     input_columns = list(frame.columns)
     fitted = []
     output_columns = None
