@@ -286,8 +286,13 @@ def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
     return transformer.set_output(transform="pandas")
 
 
-def _prepare_text_columns(frame):
+def _prepare_text_columns(frame, keep_categories: bool = False):
     """Give text columns one dtype scikit-learn encoders accept (object, with NaN for missing).
+
+    With ``keep_categories``, category columns stay as they are. scikit-learn's imputers and
+    encoders turn the columns they are given into the same object arrays, a step's columns
+    at a time, so fitting gives the same result in less memory than a string pointer per row
+    and column.
 
     Date and time columns become seconds since 1970-01-01 UTC (float64, NaN for a missing
     date), so scaling, trees and networks read them as numbers. A time without a zone counts
@@ -296,7 +301,11 @@ def _prepare_text_columns(frame):
     import numpy as np
     import pandas as pd
 
-    converted = [column for column, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    converted = [
+        column
+        for column, dtype in frame.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dtype) and not (keep_categories and isinstance(dtype, pd.CategoricalDtype))
+    ]
     if not converted:
         return frame  # nothing to convert, so the caller's frame is returned without a copy
     frame = frame.copy(deep=False)  # columns are replaced below, never changed in place
@@ -367,7 +376,7 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     """
     from sklearn.pipeline import Pipeline
 
-    frame = _prepare_text_columns(train_frame)
+    frame = _prepare_text_columns(train_frame, keep_categories=True)
     frame = _widen_integers(frame, _dtype_keeping_step_columns(steps))
     input_columns = list(frame.columns)
     fitted = []

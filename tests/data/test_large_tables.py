@@ -191,6 +191,19 @@ def test_fit_on_read_dtypes_equals_plain_dtypes(tmp_path, monkeypatch, steps):
     np.testing.assert_array_equal(fitted.transform(plain_dtypes(train)), plain.transform(plain_dtypes(train)))
 
 
+def test_unencoded_category_error_as_object(tmp_path, monkeypatch):
+    frame = read(write_adult(tmp_path / "adult.csv"), target="income", missing_values=["?"]).frame
+    train = frame.drop(columns=["income"])
+    steps = [{"step": "impute", "strategy": "most_frequent"}]
+    with pytest.raises(DataError) as plain:
+        fitted_with_batch(monkeypatch, 20000, plain_dtypes(train), steps)
+    with pytest.raises(DataError) as categories:
+        fitted_with_batch(monkeypatch, 20000, train, steps)
+    assert "feature columns are not numeric: workclass" in plain.value.message
+    assert categories.value.message == plain.value.message
+    assert categories.value.hint == plain.value.hint
+
+
 def fitted_with_batch(monkeypatch, cells: int, train: pd.DataFrame, steps: list[dict]):
     monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", cells)
     config = adult_config(Path("unused.csv"), steps)
