@@ -36,11 +36,25 @@ STEPS: dict[str, str] = {
 TRANSFORM_BATCH_CELLS = 1 << 22
 
 
-def _float32_values(batch):
-    """Return a transformed batch as float32, through float64 as ``transform`` converts it."""
-    import numpy as np
+def _csc_block(batch):
+    """Return a transformed batch as a float32 CSC matrix, through float64 as ``transform`` converts it.
 
-    return batch.to_numpy(dtype=np.float64).astype(np.float32)
+    The columns are converted one at a time, so no dense copy of the batch is made. For
+    one-hot columns such a copy takes several times the memory of the non-zero values.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    data = [np.empty(0, dtype=np.float32)]
+    indices = [np.empty(0, dtype=np.int32)]
+    indptr = np.zeros(batch.shape[1] + 1, dtype=np.int32)  # a batch has far fewer than 2**31 cells
+    for position in range(batch.shape[1]):
+        values = batch.iloc[:, position].to_numpy(dtype=np.float64).astype(np.float32)
+        rows = np.flatnonzero(values)
+        data.append(values[rows])
+        indices.append(rows.astype(np.int32))
+        indptr[position + 1] = indptr[position] + len(rows)
+    return sparse.csc_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape=batch.shape)
 
 
 def batch_rows(width: int) -> int:
@@ -81,9 +95,7 @@ class FittedPreprocessing:
 
         if layout == "csc":
             return self._transform_csc(frame, rows)
-        blocks = [
-            sparse.csr_matrix(_float32_values(batch)) for _, batch in self._transformed_batches(frame, rows)
-        ]
+        blocks = [_csc_block(batch).tocsr() for _, batch in self._transformed_batches(frame, rows)]
         if not blocks:
             return sparse.csr_matrix((0, len(self.output_columns)), dtype=np.float32)
         matrix = sparse.vstack(blocks, format="csr")
@@ -103,7 +115,7 @@ class FittedPreprocessing:
         count = len(frame) if rows is None else len(rows)
         counts = np.zeros(len(self.output_columns), dtype=np.int64)
         for _, batch in self._transformed_batches(frame, rows):
-            counts += np.count_nonzero(_float32_values(batch), axis=0)
+            counts += np.diff(_csc_block(batch).indptr)
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         index_dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
@@ -111,7 +123,7 @@ class FittedPreprocessing:
         indices = np.empty(indptr[-1], dtype=index_dtype)
         filled = indptr[:-1].copy()
         for start, batch in self._transformed_batches(frame, rows):
-            block = sparse.csc_matrix(_float32_values(batch))
+            block = _csc_block(batch)
             for column in range(block.shape[1]):
                 low, high = block.indptr[column], block.indptr[column + 1]
                 end = filled[column] + high - low

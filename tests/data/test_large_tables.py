@@ -271,26 +271,43 @@ def test_tree_features_are_sparse(tmp_path):
     assert data.X_train.indices.dtype == np.int32
 
 
-def test_sparse_features_equal_dense(tmp_path, monkeypatch):
-    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+def prepared_dense_and_sparse(tmp_path: Path):
+    """Prepare the Adult sample twice, with dense and with sparse features."""
     config = adult_config(write_adult(tmp_path / "adult.csv"))
     table = readers.read_table(Path(config.dataset.path), config.dataset, None)
     dense = prepare.prepare_supervised(table, config)
     table = readers.read_table(Path(config.dataset.path), config.dataset, None)
-    packed = prepare.prepare_supervised(table, config, sparse=True)
+    return dense, prepare.prepare_supervised(table, config, sparse=True)
+
+
+def test_sparse_features_equal_dense(tmp_path, monkeypatch):
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+    dense, packed = prepared_dense_and_sparse(tmp_path)
     np.testing.assert_array_equal(packed.X_train.toarray(), dense.X_train.astype(np.float32))
     np.testing.assert_array_equal(packed.X_test.toarray(), dense.X_test.astype(np.float32))
     np.testing.assert_array_equal(packed.y_train, dense.y_train)
 
 
+def test_sparse_arrays_equal_scipy_conversion(tmp_path, monkeypatch):
+    # The matrices are built column by column. SciPy's conversion of the dense float32 array
+    # gives the same arrays, in the same order and dtypes.
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+    dense, packed = prepared_dense_and_sparse(tmp_path)
+    expected = {
+        "X_train": sparse.csc_matrix(dense.X_train.astype(np.float32)),
+        "X_test": sparse.csr_matrix(dense.X_test.astype(np.float32)),
+    }
+    for name, reference in expected.items():
+        matrix = getattr(packed, name)
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(matrix, part), getattr(reference, part), err_msg=f"{name}.{part}")
+            assert getattr(matrix, part).dtype == getattr(reference, part).dtype, f"{name}.{part}"
+
+
 def test_sparse_tree_predicts_as_dense(tmp_path):
     from sklearn.tree import DecisionTreeClassifier, export_text
 
-    config = adult_config(write_adult(tmp_path / "adult.csv"))
-    table = readers.read_table(Path(config.dataset.path), config.dataset, None)
-    dense = prepare.prepare_supervised(table, config)
-    table = readers.read_table(Path(config.dataset.path), config.dataset, None)
-    packed = prepare.prepare_supervised(table, config, sparse=True)
+    dense, packed = prepared_dense_and_sparse(tmp_path)
     dense_tree = DecisionTreeClassifier(max_depth=8, random_state=0).fit(dense.X_train, dense.y_train)
     sparse_tree = DecisionTreeClassifier(max_depth=8, random_state=0).fit(packed.X_train, packed.y_train)
     assert export_text(sparse_tree) == export_text(dense_tree)
