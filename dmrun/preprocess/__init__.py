@@ -36,11 +36,25 @@ STEPS: dict[str, str] = {
 TRANSFORM_BATCH_CELLS = 1 << 22
 
 
-def _float32_values(batch):
-    """Return a transformed batch as float32, through float64 as ``transform`` converts it."""
-    import numpy as np
+def _csc_block(batch):
+    """Return a transformed batch as a float32 CSC matrix, through float64 as ``transform`` converts it.
 
-    return batch.to_numpy(dtype=np.float64).astype(np.float32)
+    The columns are converted one at a time, so no dense copy of the batch is made. For
+    one-hot columns such a copy takes several times the memory of the non-zero values.
+    """
+    import numpy as np
+    from scipy import sparse
+
+    data = [np.empty(0, dtype=np.float32)]
+    indices = [np.empty(0, dtype=np.int32)]
+    indptr = np.zeros(batch.shape[1] + 1, dtype=np.int32)  # a batch has far fewer than 2**31 cells
+    for position in range(batch.shape[1]):
+        values = batch.iloc[:, position].to_numpy(dtype=np.float64).astype(np.float32)
+        rows = np.flatnonzero(values)
+        data.append(values[rows])
+        indices.append(rows.astype(np.int32))
+        indptr[position + 1] = indptr[position] + len(rows)
+    return sparse.csc_matrix((np.concatenate(data), np.concatenate(indices), indptr), shape=batch.shape)
 
 
 def batch_rows(width: int) -> int:
@@ -81,9 +95,7 @@ class FittedPreprocessing:
 
         if layout == "csc":
             return self._transform_csc(frame, rows)
-        blocks = [
-            sparse.csr_matrix(_float32_values(batch)) for _, batch in self._transformed_batches(frame, rows)
-        ]
+        blocks = [_csc_block(batch).tocsr() for _, batch in self._transformed_batches(frame, rows)]
         if not blocks:
             return sparse.csr_matrix((0, len(self.output_columns)), dtype=np.float32)
         matrix = sparse.vstack(blocks, format="csr")
@@ -103,7 +115,7 @@ class FittedPreprocessing:
         count = len(frame) if rows is None else len(rows)
         counts = np.zeros(len(self.output_columns), dtype=np.int64)
         for _, batch in self._transformed_batches(frame, rows):
-            counts += np.count_nonzero(_float32_values(batch), axis=0)
+            counts += np.diff(_csc_block(batch).indptr)
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         index_dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
@@ -111,7 +123,7 @@ class FittedPreprocessing:
         indices = np.empty(indptr[-1], dtype=index_dtype)
         filled = indptr[:-1].copy()
         for start, batch in self._transformed_batches(frame, rows):
-            block = sparse.csc_matrix(_float32_values(batch))
+            block = _csc_block(batch)
             for column in range(block.shape[1]):
                 low, high = block.indptr[column], block.indptr[column + 1]
                 end = filled[column] + high - low
@@ -132,6 +144,7 @@ class FittedPreprocessing:
         size = batch_rows(max(len(self.input_columns), len(self.output_columns)))
         for start in range(0, len(rows), size):
             batch = _prepare_text_columns(frame.iloc[rows[start : start + size]][self.input_columns])
+            batch = _widen_integers(batch)
             if self.pipeline is not None:
                 batch = self.pipeline.transform(batch)
             yield start, batch
@@ -285,8 +298,13 @@ def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
     return transformer.set_output(transform="pandas")
 
 
-def _prepare_text_columns(frame):
+def _prepare_text_columns(frame, keep_categories: bool = False):
     """Give text columns one dtype scikit-learn encoders accept (object, with NaN for missing).
+
+    With ``keep_categories``, category columns stay as they are. scikit-learn's imputers and
+    encoders turn the columns they are given into the same object arrays, a step's columns
+    at a time, so fitting gives the same result in less memory than a string pointer per row
+    and column.
 
     Date and time columns become seconds since 1970-01-01 UTC (float64, NaN for a missing
     date), so scaling, trees and networks read them as numbers. A time without a zone counts
@@ -295,7 +313,11 @@ def _prepare_text_columns(frame):
     import numpy as np
     import pandas as pd
 
-    converted = [column for column, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    converted = [
+        column
+        for column, dtype in frame.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dtype) and not (keep_categories and isinstance(dtype, pd.CategoricalDtype))
+    ]
     if not converted:
         return frame  # nothing to convert, so the caller's frame is returned without a copy
     frame = frame.copy(deep=False)  # columns are replaced below, never changed in place
@@ -305,6 +327,41 @@ def _prepare_text_columns(frame):
         else:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), np.nan)
     return frame
+
+
+def _widen_integers(frame, columns=None):
+    """Give the narrow signed integer columns of ``frame`` (all, or those in ``columns``) int64.
+
+    The CSV reader stores integers in the smallest dtype that fits them. Imputers and encoders
+    keep the dtype they are given, in their output and in what they save (an encoder's
+    categories), so they get int64 whatever the range of a file's values. Every other step
+    computes in float64.
+    """
+    import numpy as np
+
+    narrow = [
+        column
+        for column, dtype in frame.dtypes.items()
+        if dtype.kind == "i" and dtype != np.int64 and (columns is None or column in columns)
+    ]
+    if not narrow:
+        return frame
+    frame = frame.copy(deep=False)  # columns are replaced below, never changed in place
+    for column in narrow:
+        frame[column] = frame[column].astype(np.int64)
+    return frame
+
+
+def _dtype_keeping_step_columns(steps: list[Any]) -> set[str]:
+    """Return the columns that steps keeping their input dtype (imputers, encoders) list by name.
+
+    Their default columns are text columns or columns with missing values, never integers.
+    """
+    named: set[str] = set()
+    for step in steps:
+        if step.step in ("onehot", "ordinal") or (step.step == "impute" and step.strategy in ("most_frequent", "constant")):
+            named.update(step.columns or [])
+    return named
 
 
 def epoch_seconds(values):
@@ -331,7 +388,8 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     """
     from sklearn.pipeline import Pipeline
 
-    frame = _prepare_text_columns(train_frame)
+    frame = _prepare_text_columns(train_frame, keep_categories=True)
+    frame = _widen_integers(frame, _dtype_keeping_step_columns(steps))
     input_columns = list(frame.columns)
     fitted = []
     output_columns = None

@@ -80,7 +80,7 @@ def test_text_columns_read_as_category(tmp_path):
     assert isinstance(frame["workclass"].dtype, pd.CategoricalDtype)
     assert list(frame["workclass"].cat.categories) == sorted(frame["workclass"].dropna().unique())
     assert frame["workclass"].isna().any()
-    assert str(frame["age"].dtype) == "int64"
+    assert str(frame["age"].dtype) == "int8"
 
 
 def test_chunked_read_equals_single_read(tmp_path, monkeypatch):
@@ -116,6 +116,92 @@ def test_chunks_mixing_numbers_and_text(tmp_path, monkeypatch):
     assert isinstance(chunked["code"].dtype, pd.CategoricalDtype)
     assert chunked["code"].iloc[0] == "0"
     assert chunked["code"].iloc[99] == "x49"
+
+
+def test_integers_read_as_smallest_dtype(tmp_path):
+    path = tmp_path / "integers.csv"
+    rows = ["tiny,small,medium,large,negative,real"]
+    rows += [f"{index},{index * 100},{index * 10**6},{index * 2**40},{-129 - index},{index / 2}" for index in range(100)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    frame = read(path).frame
+    assert str(frame["tiny"].dtype) == "int8"
+    assert str(frame["small"].dtype) == "int16"
+    assert str(frame["medium"].dtype) == "int32"
+    assert str(frame["large"].dtype) == "int64"
+    assert str(frame["negative"].dtype) == "int16"
+    assert str(frame["real"].dtype) == "float64"
+    plain = pd.read_csv(path)
+    for column in plain.columns:
+        np.testing.assert_array_equal(frame[column].to_numpy(), plain[column].to_numpy())
+
+
+def test_chunked_integers_equal_single_read(tmp_path, monkeypatch):
+    # Chunks of 37 rows: "grows" fits int8 in the first chunk only, "gap" is empty in the
+    # first chunk (float) and integers after it, "late" turns to text in the last chunk.
+    path = tmp_path / "chunks.csv"
+    rows = ["grows,gap,late"]
+    for index in range(120):
+        gap = "" if index < 37 else str(index)
+        late = "x" if index == 119 else str(index)
+        rows.append(f"{index * index},{gap},{late}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    whole = read(path).frame
+    monkeypatch.setattr(readers, "_rows_per_chunk", lambda head, delimiter: 37)
+    chunked = read(path).frame
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert str(chunked["grows"].dtype) == "int16"
+    assert str(chunked["gap"].dtype) == "float64"
+    assert isinstance(chunked["late"].dtype, pd.CategoricalDtype)
+
+
+def plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with category columns as object and integer columns as int64."""
+    plain = frame.copy()
+    for column in plain.columns:
+        if isinstance(plain[column].dtype, pd.CategoricalDtype):
+            plain[column] = plain[column].astype(object).where(plain[column].notna(), np.nan)
+        elif plain[column].dtype.kind == "i":
+            plain[column] = plain[column].astype(np.int64)
+    return plain
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"step": "impute", "strategy": "most_frequent"}, {"step": "onehot"}],
+        [{"step": "impute", "strategy": "most_frequent", "columns": ["age", "capital_loss"]},
+         {"step": "impute", "strategy": "constant"}, {"step": "onehot", "columns": ["education_num", "workclass"]},
+         {"step": "ordinal"}],
+        [{"step": "impute", "strategy": "most_frequent", "columns": ["age", "workclass"]},
+         {"step": "ordinal", "columns": ["hours_per_week", "occupation"]}, {"step": "impute", "strategy": "most_frequent"},
+         {"step": "onehot"}, {"step": "scale", "method": "standard"}],
+    ],
+)
+def test_fit_on_read_dtypes_equals_plain_dtypes(tmp_path, monkeypatch, steps):
+    # The reader's category and int8/int16/int32 columns give the pipeline and features that
+    # object and int64 columns give.
+    frame = read(write_adult(tmp_path / "adult.csv"), target="income", missing_values=["?"]).frame
+    train = frame.drop(columns=["income"])
+    assert str(train["age"].dtype) == "int8"
+    plain = fitted_with_batch(monkeypatch, 20000, plain_dtypes(train), steps)
+    fitted = fitted_with_batch(monkeypatch, 20000, train, steps)
+    assert fitted.output_columns == plain.output_columns
+    assert sklearn_format.dumps(fitted.pipeline) == sklearn_format.dumps(plain.pipeline)
+    np.testing.assert_array_equal(fitted.transform(train), plain.transform(plain_dtypes(train)))
+    np.testing.assert_array_equal(fitted.transform(plain_dtypes(train)), plain.transform(plain_dtypes(train)))
+
+
+def test_unencoded_category_error_as_object(tmp_path, monkeypatch):
+    frame = read(write_adult(tmp_path / "adult.csv"), target="income", missing_values=["?"]).frame
+    train = frame.drop(columns=["income"])
+    steps = [{"step": "impute", "strategy": "most_frequent"}]
+    with pytest.raises(DataError) as plain:
+        fitted_with_batch(monkeypatch, 20000, plain_dtypes(train), steps)
+    with pytest.raises(DataError) as categories:
+        fitted_with_batch(monkeypatch, 20000, train, steps)
+    assert "feature columns are not numeric: workclass" in plain.value.message
+    assert categories.value.message == plain.value.message
+    assert categories.value.hint == plain.value.hint
 
 
 def fitted_with_batch(monkeypatch, cells: int, train: pd.DataFrame, steps: list[dict]):
@@ -185,26 +271,43 @@ def test_tree_features_are_sparse(tmp_path):
     assert data.X_train.indices.dtype == np.int32
 
 
-def test_sparse_features_equal_dense(tmp_path, monkeypatch):
-    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+def prepared_dense_and_sparse(tmp_path: Path):
+    """Prepare the Adult sample twice, with dense and with sparse features."""
     config = adult_config(write_adult(tmp_path / "adult.csv"))
     table = readers.read_table(Path(config.dataset.path), config.dataset, None)
     dense = prepare.prepare_supervised(table, config)
     table = readers.read_table(Path(config.dataset.path), config.dataset, None)
-    packed = prepare.prepare_supervised(table, config, sparse=True)
+    return dense, prepare.prepare_supervised(table, config, sparse=True)
+
+
+def test_sparse_features_equal_dense(tmp_path, monkeypatch):
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+    dense, packed = prepared_dense_and_sparse(tmp_path)
     np.testing.assert_array_equal(packed.X_train.toarray(), dense.X_train.astype(np.float32))
     np.testing.assert_array_equal(packed.X_test.toarray(), dense.X_test.astype(np.float32))
     np.testing.assert_array_equal(packed.y_train, dense.y_train)
 
 
+def test_sparse_arrays_equal_scipy_conversion(tmp_path, monkeypatch):
+    # The matrices are built column by column. SciPy's conversion of the dense float32 array
+    # gives the same arrays, in the same order and dtypes.
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+    dense, packed = prepared_dense_and_sparse(tmp_path)
+    expected = {
+        "X_train": sparse.csc_matrix(dense.X_train.astype(np.float32)),
+        "X_test": sparse.csr_matrix(dense.X_test.astype(np.float32)),
+    }
+    for name, reference in expected.items():
+        matrix = getattr(packed, name)
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(matrix, part), getattr(reference, part), err_msg=f"{name}.{part}")
+            assert getattr(matrix, part).dtype == getattr(reference, part).dtype, f"{name}.{part}"
+
+
 def test_sparse_tree_predicts_as_dense(tmp_path):
     from sklearn.tree import DecisionTreeClassifier, export_text
 
-    config = adult_config(write_adult(tmp_path / "adult.csv"))
-    table = readers.read_table(Path(config.dataset.path), config.dataset, None)
-    dense = prepare.prepare_supervised(table, config)
-    table = readers.read_table(Path(config.dataset.path), config.dataset, None)
-    packed = prepare.prepare_supervised(table, config, sparse=True)
+    dense, packed = prepared_dense_and_sparse(tmp_path)
     dense_tree = DecisionTreeClassifier(max_depth=8, random_state=0).fit(dense.X_train, dense.y_train)
     sparse_tree = DecisionTreeClassifier(max_depth=8, random_state=0).fit(packed.X_train, packed.y_train)
     assert export_text(sparse_tree) == export_text(dense_tree)

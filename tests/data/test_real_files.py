@@ -51,7 +51,7 @@ def test_adult_question_marks_missing():
     assert frame.shape == (32561, 15)
     assert missing == {"workclass": 1836, "occupation": 1843, "native_country": 583}
     assert frame["income"].value_counts().to_dict() == {"<=50K": 24720, ">50K": 7841}
-    assert str(frame["age"].dtype) == "int64"
+    assert str(frame["age"].dtype) == "int8"
     assert frame["workclass"].iloc[0] == "State-gov"  # the space after each comma is not part of the value
 
 
