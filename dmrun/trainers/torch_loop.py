@@ -181,7 +181,13 @@ class Progress:
 
 
 def _save_checkpoint(
-    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator, session: Any = None
+    checkpointing: Checkpointing,
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: Progress,
+    generator,
+    session: Any = None,
+    writer: Any = None,
 ) -> None:
     """Save everything an uninterrupted run would carry into its next epoch.
 
@@ -210,6 +216,7 @@ def _save_checkpoint(
             "random": random_state,
             **state,
         },
+        writer,
     )
 
 
@@ -319,7 +326,7 @@ def train_network(
             if session is not None:
                 stop = session.broadcast(stop)
             if checkpointing is not None and not stop and epoch < train.epochs:
-                _save_checkpoint(checkpointing, network, optimizer, progress, generator, session)
+                _save_checkpoint(checkpointing, network, optimizer, progress, generator, session, context.writer)
             context.reporter.epoch(epoch, train.epochs, row)
             if stop:
                 context.reporter.status(f"early stopping after epoch {epoch}; best epoch {progress.best_epoch}")
