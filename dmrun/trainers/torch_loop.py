@@ -363,11 +363,14 @@ class _SingleStep:
         if self.task != "classification":
             outputs = outputs.squeeze(-1)
         loss = self.criterion(outputs, targets[batch])
-        if not torch.isfinite(loss):
-            raise _non_finite_loss(loss.item(), epoch)
+        # One read of the loss serves the check and the sum. A separate torch.isfinite call took
+        # about 4% of the time of the LSTM benchmark (batches of 16 rows, one CPU thread).
+        value = loss.item()
+        if not math.isfinite(value):
+            raise _non_finite_loss(value, epoch)
         loss.backward()
         self.optimizer.step()
-        return loss.item() * len(batch)
+        return value * len(batch)
 
 
 class _ShardedStep:
