@@ -16,16 +16,14 @@ import json
 import math
 import os
 import platform
-import queue
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -69,15 +67,10 @@ def dumps_json(value: Any) -> str:
     return json.dumps(to_json_safe(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-# Reading the umask means setting it, so threads that write files take turns.
-_umask_lock = threading.Lock()
-
-
 def _file_mode() -> int:
     """Return the mode a new file gets under the current umask (mkstemp alone gives 0600)."""
-    with _umask_lock:
-        mask = os.umask(0)
-        os.umask(mask)
+    mask = os.umask(0)
+    os.umask(mask)
     return 0o666 & ~mask
 
 
@@ -125,67 +118,6 @@ def write_error(path: Path, err: OSError) -> RunDirError:
     return RunDirError(f"cannot write {path}: {err.strerror or err}")
 
 
-class BackgroundWriter:
-    """A worker thread that writes files with ``write_atomic``, in the order they were submitted.
-
-    Training submits its checkpoint and ``history.csv`` after each epoch and goes on with the
-    next one while the worker waits for ``fsync``. ``submit`` blocks while ``max_pending`` files
-    wait, so with two files per epoch the files on disk lag the epochs trained by at most two.
-    The first failed write is raised by the next ``submit``, ``flush`` or ``close``, and the
-    files queued until then are not written. Every caller must ``close`` the writer, also on
-    errors, so that no submitted file is lost.
-    """
-
-    def __init__(self, max_pending: int = 2) -> None:
-        self._queue: queue.Queue[tuple[Path, str | bytes, Callable[[], None] | None] | None] = queue.Queue(max_pending)
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-
-    def submit(self, path: Path, data: str | bytes, then: Callable[[], None] | None = None) -> None:
-        """Queue ``data`` to be written to ``path``, then ``then()`` to be called on the worker."""
-        self._raise_error()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="dmrun-writer")
-            self._thread.start()
-        self._queue.put((path, data, then))
-
-    def flush(self) -> None:
-        """Wait until every submitted file is written; raise the first write error."""
-        if self._thread is not None:
-            self._queue.join()
-        self._raise_error()
-
-    def close(self, raise_errors: bool = True) -> None:
-        """Write what is queued and stop the worker; raise its first error if ``raise_errors``."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if raise_errors:
-            self._raise_error()
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            try:
-                if item is None:
-                    return
-                path, data, then = item
-                if self._error is None:
-                    write_atomic(path, data)
-                    if then is not None:
-                        then()
-            except BaseException as err:  # noqa: BLE001 - handed to the submitting thread
-                self._error = self._error or err
-            finally:
-                self._queue.task_done()
-
-
 @contextlib.contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for a library to write; rename it into place on success.
@@ -211,16 +143,11 @@ def atomic_target(path: Path) -> Iterator[Path]:
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
     """Write a CSV file atomically; non-finite floats are written as empty cells."""
-    write_atomic(path, csv_text(header, rows))
-
-
-def csv_text(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    """Return the text of a CSV file with ``header``; non-finite floats become empty cells."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(_blank_nan(row) for row in rows)
-    return buffer.getvalue()
+    write_atomic(path, buffer.getvalue())
 
 
 def _blank_nan(row: Iterable[Any]) -> Iterable[Any]:

@@ -27,7 +27,7 @@ from dmrun.errors import (
     TrainerError,
 )
 from dmrun.redact import RedactingFilter, redact_argv
-from dmrun.rundir import BackgroundWriter, RunDir, csv_text, write_csv
+from dmrun.rundir import RunDir, write_csv
 from dmrun.trainers import TrainerEntry, get_entry, load_trainer
 from dmrun.trainers.base import Checkpointing, Reporter, SilentReporter, TrainContext, TrainResult
 
@@ -44,36 +44,25 @@ class LoggingReporter:
     """Forward progress to another reporter, log it, and keep history.csv current.
 
     history.csv is rewritten (atomically) after every epoch, so a run killed without warning
-    still leaves the epochs it completed. With a ``writer``, the file is written and the epoch
-    logged on the writer's thread, while the next epoch trains.
+    still leaves the epochs it completed.
     """
 
     def __init__(self, inner: Reporter) -> None:
         self.inner = inner
         self.history_path: Path | None = None
-        self.writer: BackgroundWriter | None = None
         self.rows: list[dict[str, Any]] = []
 
     def epoch(self, epoch: int, epochs: int, values: dict[str, float]) -> None:
         # history.csv is written before the epoch is logged, so a reader that sees the log line
         # also finds the row.
         self.rows.append(dict(values))
+        if self.history_path is not None:
+            write_history(self.history_path, self.rows)
         shown = " ".join(f"{key}={value:.6g}" for key, value in values.items() if key != "epoch")
-
-        def log_epoch() -> None:
-            lifecycle.info("epoch %d/%d %s", epoch, epochs, shown)
-
-        if self.history_path is not None and self.writer is not None:
-            self.writer.submit(self.history_path, history_text(self.rows), then=log_epoch)
-        else:
-            if self.history_path is not None:
-                write_history(self.history_path, self.rows)
-            log_epoch()
+        lifecycle.info("epoch %d/%d %s", epoch, epochs, shown)
         self.inner.epoch(epoch, epochs, values)
 
     def status(self, message: str) -> None:
-        if self.writer is not None:
-            self.writer.flush()  # so that log.txt keeps the epoch lines before this message
         lifecycle.info("%s", message)
         self.inner.status(message)
 
@@ -254,16 +243,13 @@ def run_in(
     config = loaded.config
     reporter = LoggingReporter(reporter or SilentReporter())
     reporter.history_path = run.path / "history.csv"
-    writer = BackgroundWriter()
-    reporter.writer = writer
     if resume_from is not None:
         reporter.rows = [dict(row) for row in resume_from["history"]]
     if on_created is not None:
         on_created(run)
     handler = _attach_log_file(run.path / "log.txt")
     context = TrainContext(
-        model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter, distributed=session,
-        writer=writer,
+        model_dir=run.model_dir, artifacts=run.artifacts, seed=config.seed, reporter=reporter, distributed=session
     )
     if config.model.type in TORCH_MODELS:
         checkpointing = Checkpointing(run.path / CHECKPOINT_FILE, config_fingerprint(resolved_config(loaded)), resume_from)
@@ -284,12 +270,7 @@ def run_in(
 
         reporter.status("mining" if entry.name == "rules" else f"training {entry.name}")
         trainer = load_trainer(entry.name)
-        try:
-            result = trainer.fit(config, data, context)
-        except BaseException:
-            writer.close(raise_errors=False)  # the files of the completed epochs, before the record
-            raise
-        writer.close()
+        result = trainer.fit(config, data, context)
 
         run.write_json("metrics.json", result.metrics)
         if result.history:
@@ -314,7 +295,6 @@ def run_in(
         _record_ending(run, reporter.rows, err)
         raise
     finally:
-        writer.close(raise_errors=False)  # a no-op unless an error came before training
         _close(locals().get("data"))
         logger.removeHandler(handler)
         with contextlib.suppress(OSError):
@@ -417,19 +397,10 @@ def _finish_interrupted(run: RunDir, completed: list[dict[str, Any]], code: int)
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    write_csv(path, *_history_table(history))
-
-
-def history_text(history: list[dict[str, Any]]) -> str:
-    """Return the text of history.csv for ``history``."""
-    return csv_text(*_history_table(history))
-
-
-def _history_table(history: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     columns: list[str] = []
     for row in history:
         columns += [key for key in row if key not in columns]
-    return columns, [[row.get(column, "") for column in columns] for row in history]
+    write_csv(path, columns, ([row.get(column, "") for column in columns] for row in history))
 
 
 class RunLogHandler(logging.FileHandler):

@@ -47,7 +47,7 @@ class Checkpointing:
 class TrainContext:
     """Output folders, seed, progress reporter and checkpointing handed to a trainer.
 
-    Trainers without epochs ignore ``checkpointing`` and ``writer``. ``distributed`` is the
+    Trainers without epochs ignore ``checkpointing``. ``distributed`` is the
     ``dmrun.distributed.Session`` of a run under torchrun, and None in one process. On its ranks
     other than 0, ``model_dir`` and ``artifacts`` are None, because only rank 0 writes files.
     """
@@ -58,8 +58,6 @@ class TrainContext:
     reporter: Reporter = field(default_factory=SilentReporter)
     checkpointing: Checkpointing | None = None
     distributed: Any = None
-    # A dmrun.rundir.BackgroundWriter for the checkpoints, or None to write them before going on.
-    writer: Any = None
 
     @property
     def writes_outputs(self) -> bool:

@@ -1,7 +1,6 @@
 """Training checkpoints of the torch trainers, for ``dmrun train --resume``.
 
-A checkpoint is written atomically after every completed epoch (in a run folder, by a
-background thread while the next epoch trains). It contains only tensors,
+A checkpoint is written atomically after every completed epoch. It contains only tensors,
 numbers, strings, lists and dicts, so it loads with ``torch.load(..., weights_only=True)`` and
 never unpickles arbitrary objects. Random states are stored as tensors for the same reason.
 """
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from dmrun.errors import RunDirError
-from dmrun.rundir import BackgroundWriter, write_atomic
+from dmrun.rundir import write_atomic
 
 CHECKPOINT_VERSION = 1
 
@@ -63,18 +62,12 @@ def restore_random_state(state: dict[str, Any], generator: torch.Generator) -> N
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, state: dict[str, Any], writer: BackgroundWriter | None = None) -> None:
-    """Write ``state`` to ``path`` through a temporary file and a rename, on ``writer`` if given.
-
-    ``state`` is serialised here, so training may change its tensors once this returns.
-    """
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"version": CHECKPOINT_VERSION, **state}, buffer)
-    if writer is None:
-        write_atomic(path, buffer.getvalue())
-    else:
-        writer.submit(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

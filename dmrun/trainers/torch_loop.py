@@ -185,13 +185,7 @@ class Progress:
 
 
 def _save_checkpoint(
-    checkpointing: Checkpointing,
-    network: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    progress: Progress,
-    generator,
-    session: Any = None,
-    writer: Any = None,
+    checkpointing: Checkpointing, network: nn.Module, optimizer: torch.optim.Optimizer, progress: Progress, generator, session: Any = None
 ) -> None:
     """Save everything an uninterrupted run would carry into its next epoch.
 
@@ -220,7 +214,6 @@ def _save_checkpoint(
             "random": random_state,
             **state,
         },
-        writer,
     )
 
 
@@ -330,7 +323,7 @@ def train_network(
             if session is not None:
                 stop = session.broadcast(stop)
             if checkpointing is not None and not stop and epoch < train.epochs:
-                _save_checkpoint(checkpointing, network, optimizer, progress, generator, session, context.writer)
+                _save_checkpoint(checkpointing, network, optimizer, progress, generator, session)
             context.reporter.epoch(epoch, train.epochs, row)
             if stop:
                 context.reporter.status(f"early stopping after epoch {epoch}; best epoch {progress.best_epoch}")

@@ -104,47 +104,6 @@ def test_interrupted_write_leaves_no_temp(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_background_writer_keeps_order(tmp_path):
-    from dmrun.rundir import BackgroundWriter
-
-    writer = BackgroundWriter()
-    written = []
-    for epoch in range(1, 21):
-        writer.submit(tmp_path / "history.csv", f"epoch\n{epoch}\n", then=lambda epoch=epoch: written.append(epoch))
-        writer.submit(tmp_path / "last.pt", bytes([epoch]))
-    writer.close()
-    assert written == list(range(1, 21))
-    assert (tmp_path / "history.csv").read_text(encoding="utf-8") == "epoch\n20\n"
-    assert (tmp_path / "last.pt").read_bytes() == bytes([20])
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["history.csv", "last.pt"]
-
-
-def test_background_writer_raises_failed_write(tmp_path, monkeypatch):
-    from dmrun.errors import RunDirError
-    from dmrun.rundir import BackgroundWriter
-
-    def fsync(descriptor: int) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    writer = BackgroundWriter()
-    writer.submit(tmp_path / "last.pt", b"state")
-    with pytest.raises(RunDirError, match="the disk is full"):
-        writer.flush()
-    writer.close()
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_background_writer_close_quietly(tmp_path, monkeypatch):
-    from dmrun.rundir import BackgroundWriter
-
-    monkeypatch.setattr(os, "fsync", lambda descriptor: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
-    writer = BackgroundWriter()
-    writer.submit(tmp_path / "history.csv", "epoch\n1\n")
-    writer.close(raise_errors=False)
-    assert list(tmp_path.iterdir()) == []
-
-
 # --- later runs never touch a finished one -----------------------------------------------------------
 
 
