@@ -496,9 +496,11 @@ def _infer_numbers(frame):
     import pandas as pd
 
     frame = frame.copy(deep=False)
-    for position in range(frame.shape[1]):
+    for position, dtype in enumerate(frame.dtypes.tolist()):
+        if dtype != object:
+            continue  # taking each column out of a wide frame costs more than this check
         values = frame.iloc[:, position]
-        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+        if pd.api.types.infer_dtype(values, skipna=True) != "string":
             frame.isetitem(position, values.infer_objects())
     return frame
 

@@ -1,4 +1,4 @@
-"""Metrics shared by the trainers, computed with scikit-learn."""
+"""Metrics shared by the trainers, computed with scikit-learn or, for regression, NumPy."""
 
 from __future__ import annotations
 
@@ -29,14 +29,33 @@ def classification_metrics(y_true, y_pred, n_classes: int, sample_weight=None) -
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """MSE, RMSE, MAE and R² in the target's own units."""
-    import numpy as np
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+    """MSE, RMSE, MAE and R² in the target's own units.
 
-    mse = float(mean_squared_error(y_true, y_pred))
-    metrics = {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(mean_absolute_error(y_true, y_pred))}
-    if len(y_true) > 1:
-        metrics["r2"] = float(r2_score(y_true, y_pred))
+    NumPy computes them in the steps of scikit-learn 1.9's ``mean_squared_error``,
+    ``mean_absolute_error`` and ``r2_score``: on (N, 1) columns, with R² of a constant target
+    1.0 or 0.0. The values matched theirs bit for bit on random inputs. A forecasting run needs
+    nothing else from scikit-learn, whose metrics module took about 1 s of CPU time to import.
+    """
+    import numpy as np
+
+    actual, predicted = np.asarray(y_true), np.asarray(y_pred)
+    floating = [array.dtype for array in (actual, predicted) if array.dtype.kind == "f"]
+    dtype = np.result_type(*floating) if floating else np.float64
+    actual = actual.astype(dtype, copy=False).reshape(-1, 1)
+    predicted = predicted.astype(dtype, copy=False).reshape(-1, 1)
+
+    mse = float(np.mean(np.mean((actual - predicted) ** 2, axis=0)))
+    mae = float(np.mean(np.mean(np.abs(predicted - actual), axis=0)))
+    metrics = {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": mae}
+    if len(actual) > 1:
+        residual = np.sum(1.0 * (actual - predicted) ** 2, axis=0)[0]
+        total = np.sum(1.0 * (actual - np.mean(actual, axis=0)) ** 2, axis=0)[0]
+        if residual == 0:
+            metrics["r2"] = 1.0
+        elif total == 0:
+            metrics["r2"] = 0.0
+        else:
+            metrics["r2"] = float(1 - residual / total)
     return metrics
 
 

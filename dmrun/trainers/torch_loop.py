@@ -34,6 +34,10 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     _use_deterministic_algorithms()
+    # With deterministic kernels on, torch also fills every new tensor with NaN before a kernel
+    # overwrites it, which only matters to code that reads memory it never wrote. The fill took
+    # about 4% of the CPU time of an LSTM epoch with batches of 16 rows (torch 2.13, one thread).
+    torch.utils.deterministic.fill_uninitialized_memory = False
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
@@ -352,11 +356,14 @@ class _SingleStep:
         if self.task != "classification":
             outputs = outputs.squeeze(-1)
         loss = self.criterion(outputs, targets[batch])
-        if not torch.isfinite(loss):
-            raise _non_finite_loss(loss.item(), epoch)
+        # One read of the loss serves the check and the sum. A separate torch.isfinite call took
+        # about 4% of the time of the LSTM benchmark (batches of 16 rows, one CPU thread).
+        value = loss.item()
+        if not math.isfinite(value):
+            raise _non_finite_loss(value, epoch)
         loss.backward()
         self.optimizer.step()
-        return loss.item() * len(batch)
+        return value * len(batch)
 
 
 class _ShardedStep:
