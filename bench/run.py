@@ -526,7 +526,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["rules", "scaling", "train", "startup", "reading"], action="append",
                         help="run only these groups (repeatable)")
     parser.add_argument("--case", action="append",
-                        help="run only the training cases whose title contains this text (repeatable)")
+                        help="run only the training and rule-mining cases whose title contains this text, "
+                        "such as 'rnn' or 'mushroom' (repeatable)")
     parser.add_argument("--baskets", type=int, action="append",
                         help="basket counts of the scaling group (repeatable; default 10,000 to 100,000 quick, "
                         "to 1,000,000 full)")
@@ -570,8 +571,8 @@ def main() -> None:
                 skipped.append(f"training: MNIST or Adult missing under {options.data}")
             if not (options.data / "timeseries" / "monthly-sunspots.csv").exists():
                 skipped.append(f"training: timeseries/monthly-sunspots.csv missing under {options.data}")
-            if options.case:
-                cases = [case for case in cases if case.group != "train" or any(word in case.title for word in options.case)]
+        if options.case:
+            cases = [case for case in cases if case.group not in ("train", "rules") or any(word in case.title for word in options.case)]
         if "reading" in groups:
             cases += reading_case(options.data, work, runs, options.smoke)
         scaling: tuple[list[Case], list[int]] = ([], [])
