@@ -233,7 +233,7 @@ def _parse_in_chunks(path: Path, options: dict, rows_per_chunk: int):
     with pd.read_csv(path, chunksize=rows_per_chunk, **options) as reader:
         for chunk in reader:
             _text_to_categories(chunk)
-            _shrink_integers(chunk)
+            chunk = _shrink_integers(chunk)
             chunks.append(chunk)
     if len(chunks) == 1:
         return chunks[0]
@@ -270,24 +270,54 @@ def _text_to_categories(frame) -> None:
 SMALL_INTEGER_DTYPES = ("int8", "int16", "int32")
 
 
-def _shrink_integers(frame) -> None:
-    """Store each int64 column of ``frame`` in the smallest signed integer dtype that fits its values.
+def _shrink_integers(frame):
+    """Return ``frame`` with each int64 column in the smallest signed integer dtype that fits its values.
 
     The six integer columns of UCI Adult take 13 bytes a row in place of 48. Chunks shrunk to
     different dtypes concatenate to the widest of them, which fits every value.
     """
     import numpy as np
 
-    for position in range(frame.shape[1]):
-        values = frame.iloc[:, position]
-        if values.dtype != np.int64 or values.empty:
-            continue
-        low, high = values.min(), values.max()
+    dtypes = frame.dtypes.tolist()
+    positions = [position for position, dtype in enumerate(dtypes) if dtype == np.int64]
+    if not positions or frame.empty:
+        return frame
+    block = frame.iloc[:, positions]
+    lows, highs = block.min().tolist(), block.max().tolist()
+    targets = {}
+    for position, low, high in zip(positions, lows, highs):
         for dtype in SMALL_INTEGER_DTYPES:
             limits = np.iinfo(dtype)
             if limits.min <= low and high <= limits.max:
-                frame.isetitem(position, values.astype(dtype))
+                targets[position] = dtype
                 break
+    return with_column_dtypes(frame, targets)
+
+
+def with_column_dtypes(frame, targets: dict[int, str]):
+    """Return ``frame`` with the columns at the positions in ``targets`` converted to those dtypes.
+
+    Columns of one target dtype are converted together as one 2-D array, and the result has a
+    block per dtype. Converting 785 MNIST columns one Series at a time took about 0.3 s and left
+    785 blocks, which made every later row selection several times slower.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not targets:
+        return frame
+    groups: dict[str, list[int]] = {}
+    for position, dtype in targets.items():
+        groups.setdefault(dtype, []).append(position)
+    unchanged = [position for position in range(frame.shape[1]) if position not in targets]
+    parts = [frame.iloc[:, unchanged]] if unchanged else []
+    order = list(unchanged)
+    for dtype, positions in groups.items():
+        values = frame.iloc[:, positions].to_numpy(dtype=dtype)
+        parts.append(pd.DataFrame(values, index=frame.index, columns=frame.columns[positions]))
+        order += positions
+    joined = pd.concat(parts, axis=1)
+    return joined.iloc[:, np.argsort(order, kind="stable")]
 
 
 def _widen_mixed_integers(chunks: list, position: int) -> None:

@@ -339,17 +339,14 @@ def _widen_integers(frame, columns=None):
     """
     import numpy as np
 
-    narrow = [
-        column
-        for column, dtype in frame.dtypes.items()
-        if dtype.kind == "i" and dtype != np.int64 and (columns is None or column in columns)
-    ]
-    if not narrow:
-        return frame
-    frame = frame.copy(deep=False)  # columns are replaced below, never changed in place
-    for column in narrow:
-        frame[column] = frame[column].astype(np.int64)
-    return frame
+    from dmrun.data.readers import with_column_dtypes
+
+    narrow = {
+        position: "int64"
+        for position, (column, dtype) in enumerate(frame.dtypes.items())
+        if isinstance(dtype, np.dtype) and dtype.kind == "i" and dtype != np.int64 and (columns is None or column in columns)
+    }
+    return with_column_dtypes(frame, narrow)
 
 
 def _dtype_keeping_step_columns(steps: list[Any]) -> set[str]:
