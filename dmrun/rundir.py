@@ -197,6 +197,13 @@ def package_versions() -> dict[str, str | None]:
         versions[module] = getattr(loaded, "__version__", None) if loaded else None
     if "pyspark" in sys.modules:  # only runs on the spark engine load it
         versions["pyspark"] = getattr(sys.modules["pyspark"], "__version__", None)
+    if "fim" in sys.modules:  # only rule mining on the fim engine loads it, and it has no __version__
+        from importlib import metadata
+
+        try:
+            versions["pyfim"] = metadata.version("pyfim")
+        except metadata.PackageNotFoundError:
+            versions["pyfim"] = None
     return versions
 
 

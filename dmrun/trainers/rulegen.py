@@ -198,6 +198,8 @@ def generate(table: ItemsetTable, metric: str, min_threshold: float) -> tuple[np
 
     A rule is kept when ``metric >= min_threshold``, as in mlxtend.
     """
+    if not any(k >= 2 and len(counts) for k, counts in table.counts.items()):
+        return tuple(np.zeros(0, dtype=np.int32) for _ in range(5))  # no itemset has two items to split
     index = _key_index(table)
     flat_counts = np.concatenate([table.counts[k] for k in sorted(table.members)])
     count_type = np.int32 if table.n_transactions < 2**31 else np.int64

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import pickle
@@ -30,6 +31,8 @@ from dmrun.rundir import atomic_target
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
 from dmrun.trainers.rules_csv import arrow_column, fits_python_writer, write_arrow_csv, write_python_csv
+
+logger = logging.getLogger(__name__)
 
 ITEM_SEPARATOR = "|"
 # Peak memory per kept rule, an estimate: two itemset positions and three counts, plus the
@@ -403,11 +406,20 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     counts = data.item_counts
     if counts is None or sum(counts.values()) != sum(map(len, data.transactions)):
         counts = item_counts(data.transactions)
+    most_common = max(counts.values(), default=0)
+    if most_common < min_count:
+        logger.warning(
+            "no itemset is frequent: min_support %g needs %s of %s baskets, and the most common item is in %s "
+            "(support %.4g); lower --support (min_support) to find itemsets and rules",
+            settings.min_support, f"{min_count:,}", f"{n_transactions:,}", f"{most_common:,}", most_common / n_transactions,
+        )
 
     context.reporter.status(
         f"mining itemsets with {settings.algorithm} ({settings.engine}) at min_support {settings.min_support:g}"
     )
     if settings.engine == "fim":
+        import fim  # noqa: F401  imported here as well as in the miner, so that run.json records its version
+
         table = run_bounded(
             lambda: mine_with_fim(data.transactions, counts, settings, min_count), memory_budget(settings), settings
         )

@@ -125,6 +125,18 @@ def test_infinite_conviction_is_null(mine, tmp_path):
         assert [row["conviction"] for row in csv.DictReader(stream)] == ["inf", "inf"]
 
 
+@pytest.mark.parametrize("engine", ["fim", "mlxtend"])
+def test_nothing_frequent_gives_empty_files(mine, tmp_path, engine):
+    data = write_baskets(tmp_path, [["a", "b"], ["c"], ["d"], ["e"]])
+    result, folder = mine("rules", data, "--support", "0.5", "--engine", engine)
+    assert result.exit_code == 0, result.output
+    assert read_json(folder / "metrics.json")["itemsets"] == 0
+    assert read_json(folder / "artifacts" / "rules.json") == []
+    assert read_json(folder / "artifacts" / "itemsets.json") == []
+    assert "no itemset is frequent: min_support 0.5 needs 2 of 4 baskets" in result.stderr
+    assert "lower --support" in result.stderr
+
+
 # --- option checks ---------------------------------------------------------------------------------
 
 
