@@ -501,7 +501,8 @@ def render(
                   "Synthetic T10I4-style baskets (`bench/quest.py`), `dmrun mine rules --support 0.005`.", "",
                   "| baskets | median s | peak MB |", "|---|---|---|"]
         lines += [f"| {size:,} | {result.time:.2f} | {result.memory:.0f} |" for size, result in zip(sizes, timed)]
-        lines += ["", f"Fitted exponent of time against baskets: **{exponent:.2f}** (target at most 1.15)."]
+        target = "smoke sizes, too small to judge the target" if mode == "smoke" else "target at most 1.15"
+        lines += ["", f"Fitted exponent of time against baskets: **{exponent:.2f}** ({target})."]
         # Start-up adds a fixed half second or so, which flattens the fit over small inputs. The
         # slope between the two largest inputs shows better how the mining itself grows.
         last = fitted_exponent(sizes[-2:], [result.time for result in timed[-2:]])
@@ -543,6 +544,8 @@ def main() -> None:
     groups = set(options.only or ["rules", "scaling", "train", "startup", "reading"])
     if options.smoke:
         groups -= {"train", "reading"}
+    elif groups & {"rules", "train", "reading"} and not options.data.is_dir():
+        sys.exit(f"error: the datasets folder {options.data} does not exist; point --data at it")
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
     if options.threads:
         env["OMP_NUM_THREADS"] = str(options.threads)
@@ -573,6 +576,9 @@ def main() -> None:
                 skipped.append(f"training: timeseries/monthly-sunspots.csv missing under {options.data}")
         if options.case:
             cases = [case for case in cases if case.group not in ("train", "rules") or any(word in case.title for word in options.case)]
+            if not any(case.group in ("train", "rules") for case in cases):
+                sys.exit(f"error: no training or rule-mining case matches --case {' '.join(options.case)}; "
+                         "run without --case to see the case titles on the page")
         if "reading" in groups:
             cases += reading_case(options.data, work, runs, options.smoke)
         scaling: tuple[list[Case], list[int]] = ([], [])
@@ -582,6 +588,8 @@ def main() -> None:
                 sizes = [1000, 2000]
             scaling = scaling_case(work, runs, sorted(options.baskets or sizes))
         slow_repeat = options.slow_repeat or repeat
+        if not cases and not scaling[0] and "startup" not in groups:
+            sys.exit(f"error: nothing to measure; the datasets were not found under {options.data} ({'; '.join(skipped)})")
         for case in cases + scaling[0]:
             measure(case, slow_repeat if case.group in ("train", "reading") else repeat, env)
             if case.group == "rules":
