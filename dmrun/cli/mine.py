@@ -215,7 +215,7 @@ def rules(
     support: Optional[float] = typer.Option(None, "--support", "-s", help="Minimum itemset support, a fraction of transactions in (0, 1] (default 0.1)."),
     min_count: Optional[int] = typer.Option(None, "--min-count", help="Minimum support as a number of transactions; replaces --support."),
     confidence: Optional[float] = typer.Option(None, "--confidence", "-c", help="Minimum rule confidence in [0, 1] (default 0.5)."),
-    metric: Optional[str] = typer.Option(None, "--metric", help=f"Rule measure that --min-threshold applies to: {METRICS}."),
+    metric: Optional[str] = typer.Option(None, "--metric", help=f"Rule measure that --min-threshold applies to, in place of the confidence filter: {METRICS}."),
     min_threshold: Optional[float] = typer.Option(None, "--min-threshold", help="Minimum value of --metric."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Maximum items per itemset."),
     algorithm: str = typer.Option("fpgrowth", "--algorithm", "-a", help="apriori or fpgrowth."),

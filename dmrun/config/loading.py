@@ -227,11 +227,15 @@ def _tag_values(path: tuple[Any, ...], discriminator: str) -> list[str]:
 
 
 def support_hint(value: Any, count_option: str = "model.min_count: {count}") -> str | None:
-    """Explain a support value given as a count or a percentage.
+    """Explain a support value given as a count, as a percentage, or not above 0.
 
     ``count_option`` spells the count setting for where the value came from (config or flag).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value <= 0:
+        return "support is a fraction of transactions in (0, 1], such as 0.01 for 1% of them"
+    if value <= 1:
         return None
     if float(value).is_integer():
         count = f"if {value:g} is a number of transactions, use {count_option.format(count=f'{value:g}')}"
