@@ -152,6 +152,14 @@ def test_bad_support_exits_before_reading(cli, tmp_path, value, shown):
     assert run_folders(tmp_path / "runs") == []
 
 
+@pytest.mark.parametrize("value", ["0", "-0.1"])
+def test_zero_support_hints_fraction(cli, value):
+    result = cli("mine", "rules", f"--support={value}")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+    assert "hint: support is a fraction of transactions in (0, 1], such as 0.01" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["3", "60"])
 def test_whole_support_hints_percentage(cli, value):
     result = cli("mine", "rules", f"--support={value}")
