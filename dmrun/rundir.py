@@ -3,25 +3,23 @@
 A run folder is ``<runs>/<YYYYmmdd-HHMMSS>-<name>-<6 hex>/``. It is created with an exclusive
 ``mkdir``, so two processes starting in the same second never share one, and it is never
 reused. Every file is written to a temporary name in the same folder and renamed into place.
+
+Modules needed only to create or write a run are imported where they are used, so that
+``dmrun runs list`` and the other readers start fast.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import fcntl
 import io
 import json
 import math
 import os
-import platform
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -74,6 +72,13 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """Create a hidden temporary file in the folder of ``path``; return its handle and name."""
+    import tempfile
+
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
@@ -86,7 +91,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle, temporary = _temporary_beside(path)
     except OSError as err:
         raise write_error(path, err) from None
     try:
@@ -125,7 +130,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
     For writers that want a file name rather than bytes. Errors are raised as in ``write_atomic``.
     """
     try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle, name = _temporary_beside(path)
         os.close(handle)
     except OSError as err:
         raise write_error(path, err) from None
@@ -143,6 +148,8 @@ def atomic_target(path: Path) -> Iterator[Path]:
 
 def write_csv(path: Path, header: list[str], rows: Iterable[Iterable[Any]]) -> None:
     """Write a CSV file atomically; non-finite floats are written as empty cells."""
+    import csv
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -191,6 +198,8 @@ def _git_state(folder: Path) -> dict[str, Any] | None:
 
 def package_versions() -> dict[str, str | None]:
     """Return the versions of dmrun, Python and the libraries already imported."""
+    import platform
+
     versions: dict[str, str | None] = {"dmrun": __version__, "python": platform.python_version()}
     for module in ("torch", "sklearn", "mlxtend", "numpy", "pandas", "pydantic"):
         loaded = sys.modules.get(module)
@@ -250,6 +259,8 @@ class RunDir:
             ConfigError: when ``folder`` exists and ``overwrite`` is false, or cannot be replaced.
             RunDirError: when the folder cannot be created.
         """
+        import socket
+
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -379,7 +390,7 @@ class RunDir:
 def _new_folder(runs_dir: Path, stamp: str, name: str) -> Path:
     """Create ``<stamp>-<name>-<6 hex>`` exclusively, drawing new hex digits on a collision."""
     for _ in range(20):
-        path = runs_dir / f"{stamp}-{name}-{secrets.token_hex(3)}"
+        path = runs_dir / f"{stamp}-{name}-{os.urandom(3).hex()}"
         try:
             path.mkdir()
             return path
@@ -421,7 +432,7 @@ def _remove_run(path: Path) -> None:
         raise ConfigError(f"{path} has no {RUN_RECORD}, so it is not a run folder; --overwrite does not remove it")
     holder = RunDir(path, {})
     holder.lock()
-    trash = path.with_name(f".removing-{path.name}-{secrets.token_hex(3)}")
+    trash = path.with_name(f".removing-{path.name}-{os.urandom(3).hex()}")
     try:
         path.rename(trash)
     except OSError as err:
@@ -477,6 +488,8 @@ def read_record(path: Path | str) -> dict[str, Any] | None:
 def _still_running(path: Path, record: dict[str, Any]) -> bool:
     """Tell whether the process of a ``running`` record is alive: its pid exists and it holds the lock."""
     pid = record.get("pid")
+    import socket
+
     if record.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
         return False
     try:

@@ -128,14 +128,14 @@ def test_help_skips_schema_and_rich():
     assert "rich.console" not in report["loaded"]
 
 
-def test_runs_list_skips_schema_and_rich(tmp_path):
+def test_runs_list_imports_no_pydantic(tmp_path):
     from helpers import make_run
 
     make_run(tmp_path / "runs", "20260101-100000-km-aaaaaa", {"ari": 0.5})
     report = run_light_probe("runs", "list", "--runs-dir", str(tmp_path / "runs"))
     assert report["code"] == 0
-    assert "dmrun.config.schema" not in report["loaded"]
-    assert "rich.console" not in report["loaded"]
+    # Importing pydantic in full (as typer 0.29 does to check options) costs about a third of the start-up.
+    assert report["loaded"] == []
 
 
 def test_light_probe_sees_schema():

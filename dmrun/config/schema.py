@@ -5,7 +5,6 @@ field has a description, so error messages, ``dmrun list`` and the config refere
 from here. Every model forbids unknown keys and runs in strict mode, so ``"5"`` is not an int.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
@@ -46,7 +45,7 @@ class SplitConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _check_sizes(self) -> SplitConfig:
+    def _check_sizes(self) -> "SplitConfig":
         if self.test_size + self.val_size >= 1:
             raise ValueError(
                 f"test_size + val_size must be below 1 so rows remain for training, "
@@ -148,7 +147,7 @@ class DatasetConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split into train, validation and test.")
 
     @model_validator(mode="after")
-    def _check_source(self) -> DatasetConfig:
+    def _check_source(self) -> "DatasetConfig":
         if (self.name is None) == (self.path is None):
             raise ValueError("give exactly one of `name` (a built-in dataset) or `path` (a data file)")
         if self.columns is not None and self.header:
@@ -267,7 +266,7 @@ class ClipStep(StrictModel):
     upper: float | None = Field(None, description="Fixed upper bound.")
 
     @model_validator(mode="after")
-    def _check_bounds(self) -> ClipStep:
+    def _check_bounds(self) -> "ClipStep":
         low = self.lower_quantile if self.lower_quantile is not None else 0.0
         high = self.upper_quantile if self.upper_quantile is not None else 1.0
         if low >= high:
@@ -459,7 +458,7 @@ class RulesConfig(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _check_algorithm(self) -> RulesConfig:
+    def _check_algorithm(self) -> "RulesConfig":
         if self.min_count is not None and "min_support" in self.model_fields_set:
             raise ValueError("give `min_support` (a fraction) or `min_count` (a number of transactions), not both")
         if self.algorithm == "fpmax" and self.output == "rules":
@@ -603,7 +602,7 @@ class ExperimentConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _check_sections(self) -> ExperimentConfig:
+    def _check_sections(self) -> "ExperimentConfig":
         split = self.dataset.split
         if self.model.type == "tree" and "val_size" not in split.model_fields_set:
             # A tree has no use for a validation split, so its rows go to training unless asked.
