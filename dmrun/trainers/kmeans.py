@@ -18,6 +18,22 @@ from dmrun.trainers.persist import save_preprocessing, save_sklearn
 logger = logging.getLogger(__name__)
 
 
+def count_distinct_rows(X: np.ndarray, enough: int) -> int:
+    """Count the distinct rows of ``X``, stopping as soon as ``enough`` have been seen.
+
+    Sorting every row (``np.unique(X, axis=0)``) took 0.6 s on the 10,000 MNIST test images,
+    where the first ten rows already settle the question.
+    """
+    seen: set[bytes] = set()
+    for start in range(0, len(X), 1024):
+        block = np.ascontiguousarray(X[start : start + 1024]) + 0.0  # adding 0.0 turns -0.0 into 0.0
+        for row in block:
+            seen.add(row.tobytes())
+            if len(seen) >= enough:
+                return len(seen)
+    return len(seen)
+
+
 def _internal_scores(X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Silhouette, Davies-Bouldin and Calinski-Harabasz; ``None`` where a score is undefined."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
@@ -50,7 +66,7 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
             f"model.n_clusters={settings.n_clusters} but the dataset has {n_rows} rows",
             hint=f"set model.n_clusters to at most {n_rows}",
         )
-    distinct = len(np.unique(data.X, axis=0))
+    distinct = count_distinct_rows(data.X, settings.n_clusters)
     if distinct < settings.n_clusters:
         raise DataError(
             f"model.n_clusters={settings.n_clusters} but the data has only {distinct} distinct points "
