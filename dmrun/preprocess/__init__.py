@@ -7,6 +7,7 @@ goes through exactly the same transformations.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -107,14 +108,24 @@ class FittedPreprocessing:
 
         The first pass counts the non-zero values of each column, so the second pass writes
         every batch straight into arrays of the final size. Stacking batch matrices instead
-        would hold the batches and the result at the same time, twice the memory.
+        would hold the batches and the result at the same time, twice the memory. Rows that
+        fit in one batch are transformed once, and that batch is the result.
         """
         import numpy as np
         from scipy import sparse
 
         count = len(frame) if rows is None else len(rows)
-        counts = np.zeros(len(self.output_columns), dtype=np.int64)
-        for _, batch in self._transformed_batches(frame, rows):
+        batches = self._transformed_batches(frame, rows)
+        first = next(batches, None)
+        if first is None:
+            return sparse.csc_matrix((0, len(self.output_columns)), dtype=np.float32)
+        first_block = _csc_block(first[1])
+        second = next(batches, None)
+        if second is None:
+            return first_block
+        counts = np.diff(first_block.indptr).astype(np.int64)
+        del first, first_block
+        for _, batch in itertools.chain([second], batches):
             counts += np.diff(_csc_block(batch).indptr)
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])

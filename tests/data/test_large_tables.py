@@ -280,18 +280,24 @@ def prepared_dense_and_sparse(tmp_path: Path):
     return dense, prepare.prepare_supervised(table, config, sparse=True)
 
 
-def test_sparse_features_equal_dense(tmp_path, monkeypatch):
-    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+# 50,000 cells make several batches, built in two passes; 2**30 make one batch, built in one.
+BATCH_SIZES = pytest.mark.parametrize("cells", [50000, 1 << 30], ids=["batches", "one-batch"])
+
+
+@BATCH_SIZES
+def test_sparse_features_equal_dense(tmp_path, monkeypatch, cells):
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", cells)
     dense, packed = prepared_dense_and_sparse(tmp_path)
     np.testing.assert_array_equal(packed.X_train.toarray(), dense.X_train.astype(np.float32))
     np.testing.assert_array_equal(packed.X_test.toarray(), dense.X_test.astype(np.float32))
     np.testing.assert_array_equal(packed.y_train, dense.y_train)
 
 
-def test_sparse_arrays_equal_scipy_conversion(tmp_path, monkeypatch):
+@BATCH_SIZES
+def test_sparse_arrays_equal_scipy_conversion(tmp_path, monkeypatch, cells):
     # The matrices are built column by column. SciPy's conversion of the dense float32 array
     # gives the same arrays, in the same order and dtypes.
-    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 50000)
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", cells)
     dense, packed = prepared_dense_and_sparse(tmp_path)
     expected = {
         "X_train": sparse.csc_matrix(dense.X_train.astype(np.float32)),
