@@ -410,7 +410,7 @@ def reading_case(data: Path, work: Path, runs: Path, smoke: bool) -> list[Case]:
 
 
 def versions() -> str:
-    names = ["dmrun", "torch", "scikit-learn", "mlxtend", "pyfim", "numpy", "pandas", "pyarrow", "efficient-apriori"]
+    names = ["dmrun", "torch", "scikit-learn", "mlxtend", "pyfim", "numpy", "pandas", "pyarrow", "typer", "pydantic", "efficient-apriori"]
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
