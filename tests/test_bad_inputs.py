@@ -117,6 +117,12 @@ CASES = {
     "basket-file-missing": Case(["mine", "rules", "gone.csv"], 2, "basket file not found: gone.csv"),
     "fpmax-for-rules": Case(["mine", "rules", "--algorithm", "fpmax"], 2, "--algorithm fpmax finds maximal itemsets only"),
     "bad-encoding-name": Case(["mine", "rules", "b.csv", "--encoding", "klingon"], 2, "klingon", {"b.csv": "a,b\n"}),
+    "blank-basket-file": Case(
+        ["mine", "rules", "b.csv"], 3, "b.csv contains no transactions: all 3 of its rows are empty", {"b.csv": "\n  \n,\n"}
+    ),
+    "all-items-ignored": Case(
+        ["mine", "rules", "b.csv", "--ignore-items", "NONE"], 3, "contains no transactions", {"b.csv": "NONE\nNONE\n"}
+    ),
     "runs-status-unknown": Case(["runs", "list", "--status", "done"], 2, "invalid value for --status: 'done'"),
     "runs-show-unknown": Case(["runs", "show", "nope"], 2, "no run matches 'nope'"),
     "predict-unknown-run": Case(["predict", "nope", "x.csv"], 2, "no run matches 'nope'"),

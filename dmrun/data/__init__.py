@@ -239,7 +239,9 @@ def read_basket_file(path: Path, config: DatasetConfig, base_dir: Path | None) -
         layout = "long" if config.baskets.transaction_column is not None else "lines"
     if layout == "lines":
         formats.check_signature(path, "basket")
-        return readers.read_baskets(path, encoding=config.encoding, delimiter=config.delimiter)
+        return readers.read_baskets(
+            path, encoding=config.encoding, delimiter=config.delimiter, ignore_items=config.baskets.ignore_items
+        )
     table_kind = file_format(path, config.model_copy(update={"format": "auto"}))
     if table_kind == "basket":
         table_kind = "csv"

@@ -44,7 +44,7 @@ def read_basket_table(table: Table, config: DatasetConfig) -> Baskets:
     return wide_baskets(table.frame, layout, settings.transaction_column, settings.ignore_items, table.source)
 
 
-def _ignored(rows, ignore: set[str], counts: dict[str, int]):
+def drop_ignored(rows, ignore: set[str], counts: dict[str, int]):
     """Yield rows without the items in ``ignore``, counting each one dropped."""
     for row in rows:
         kept = []
@@ -80,7 +80,7 @@ def long_baskets(frame, transaction_column: str | None, item_column: str, ignore
     boundaries = np.flatnonzero(np.diff(codes[order])) + 1
     groups = np.split(items[order], boundaries) if len(order) else []
     counts = {"ignored_items_dropped": 0}
-    rows = _ignored((list(group) for group in groups), set(ignore_items), counts)
+    rows = drop_ignored((list(group) for group in groups), set(ignore_items), counts)
     baskets = build_baskets(rows, source=source)
     baskets.summary.update(
         layout="long",

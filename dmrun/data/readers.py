@@ -435,14 +435,18 @@ def _check_columns(frame, path: Path) -> None:
         raise DataError(f"{path.name} has no header row", hint="add a header line naming the columns")
 
 
-def read_baskets(path: Path, encoding: str = "utf-8", delimiter: str | None = None) -> Baskets:
+def read_baskets(
+    path: Path, encoding: str = "utf-8", delimiter: str | None = None, ignore_items: list[str] | None = None
+) -> Baskets:
     """Read one transaction per line.
 
     Items are separated by ``delimiter``. When it is not set, they are separated by commas if any
     of the first lines has one (with CSV quoting), and otherwise by runs of whitespace, as in the
-    FIMI ``.dat`` files. Items are trimmed, duplicates within a basket are collapsed, and blank items and empty
-    baskets are dropped and counted in the summary.
+    FIMI ``.dat`` files. Items are trimmed, duplicates within a basket are collapsed, and blank
+    items, the items in ``ignore_items`` and empty baskets are dropped and counted in the summary.
     """
+    from dmrun.data.baskets import drop_ignored
+
     raw = read_bytes(path)
     text = decode(raw, encoding, path)
     lines = text.split("\n")
@@ -450,12 +454,20 @@ def read_baskets(path: Path, encoding: str = "utf-8", delimiter: str | None = No
         lines.pop()  # the final newline ends the last basket; it is not an empty one
     if delimiter is None:
         delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
+    counts = {"ignored_items_dropped": 0}
     if delimiter == "whitespace":
         # str.split() already trims and never yields blank items, so build_baskets can skip both.
         rows = (line.split() for line in lines)
-        return build_baskets(rows, str(path), fingerprint(raw), delimiter, trimmed_rows=True)
-    rows = csv.reader(lines, delimiter=delimiter)
-    return build_baskets(rows, source=str(path), fingerprint_value=fingerprint(raw), delimiter=delimiter)
+        if ignore_items:
+            rows = drop_ignored(rows, set(ignore_items), counts)
+        baskets = build_baskets(rows, str(path), fingerprint(raw), delimiter, trimmed_rows=True)
+    else:
+        rows = csv.reader(lines, delimiter=delimiter)
+        if ignore_items:
+            rows = drop_ignored(rows, set(ignore_items), counts)
+        baskets = build_baskets(rows, source=str(path), fingerprint_value=fingerprint(raw), delimiter=delimiter)
+    baskets.summary.update(counts)
+    return baskets
 
 
 def build_baskets(
@@ -491,7 +503,12 @@ def build_baskets(
             else:
                 empty += 1
         if not transactions:
-            raise DataError(f"{source} contains no transactions")
+            detail = f"all {empty:,} of its rows are empty once blank and ignored items are dropped" if empty else "it has no rows"
+            raise DataError(
+                f"{source} contains no transactions: {detail}",
+                hint="a transaction needs at least one item that is not blank or ignored; "
+                "check the file's content and dataset.delimiter",
+            )
         counts = Counter(chain.from_iterable(transactions))
     summary = {
         "transactions": len(transactions),

@@ -240,3 +240,25 @@ def test_sample_of_transactions(tmp_path, write_config):
     assert summary["transactions"] == 25
     assert summary["sample"]["transactions_before"] == 100
     assert itemsets_from_run(run)[frozenset({"bread"})] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("separator", [",", " "], ids=["comma", "whitespace"])
+def test_lines_layout_drops_ignored_items(tmp_path, write_config, separator):
+    lines = ["bread", "NONE", "milk"], ["NONE"], ["bread", "milk"], ["bread", " NONE "]
+    (tmp_path / "baskets.txt").write_text("".join(separator.join(line) + "\n" for line in lines), encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: baskets.txt, baskets: {ignore_items: [NONE]}}", support=0.5)
+    summary = read_json(run / "data.json")
+    assert summary["ignored_items_dropped"] == 3
+    assert summary["empty_baskets_dropped"] == 1
+    assert summary["transactions"] == 3
+    itemsets = itemsets_from_run(run)
+    assert frozenset({"NONE"}) not in itemsets
+    assert itemsets[frozenset({"bread", "milk"})] == pytest.approx(2 / 3)
+
+
+def test_lines_layout_counts_no_ignored_items_by_default(tmp_path, write_config):
+    (tmp_path / "baskets.txt").write_text("bread,NONE\nmilk\n", encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: baskets.txt}", support=0.5)
+    summary = read_json(run / "data.json")
+    assert summary["ignored_items_dropped"] == 0
+    assert frozenset({"NONE"}) in itemsets_from_run(run)
