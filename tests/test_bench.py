@@ -25,14 +25,21 @@ def test_bench_smoke_writes_page(tmp_path):
     assert "dmrun runs list over 20 runs" in text
 
 
-def test_rule_comparison_finds_differences(tmp_path):
+def load_bench():
+    """Import bench/run.py, which is a script and not part of the package."""
     import importlib.util
 
+    if "bench_run" in sys.modules:
+        return sys.modules["bench_run"]
     spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_run"] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
-    compare_rules = module.compare_rules
+    return module
+
+
+def test_rule_comparison_finds_differences(tmp_path):
+    compare_rules = load_bench().compare_rules
 
     header = "antecedents,consequents,support,confidence,lift\n"
     (tmp_path / "ours.csv").write_text(header + "a|b,c,0.2,0.5,1.25\nc,a,0.2,0.4,1.0\n", encoding="utf-8")
@@ -42,3 +49,10 @@ def test_rule_comparison_finds_differences(tmp_path):
     assert compare_rules(tmp_path / "ours.csv", tmp_path / "same.csv").startswith("the same 2 rule(s)")
     assert compare_rules(tmp_path / "ours.csv", tmp_path / "lift.csv") == "1 of 2 rules differ, first in lift"
     assert compare_rules(tmp_path / "ours.csv", tmp_path / "fewer.csv").startswith("rule sets differ: 1 rule(s) only in dmrun's")
+
+
+def test_page_names_the_command_without_out():
+    module = load_bench()
+    arguments = ["--only", "rules", "--out", "/tmp/page.md", "--case", "retail at", "--out=/tmp/x.md"]
+    assert module.command_line(arguments) == "python bench/run.py --only rules --case 'retail at'"
+    assert module.command_line([]) == "python bench/run.py"
