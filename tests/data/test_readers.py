@@ -211,6 +211,15 @@ def test_kmeans_few_distinct_points(cli, tmp_path, write_config):
     assert "at most 3" in result.stderr
 
 
+
+def test_kmeans_records_every_distinct_point(tmp_path, write_config):
+    points = [[0, 0], [5, 5], [10, 0], [0, 9], [7, 2]]
+    write_table(tmp_path / "ten.csv", ["a", "b"], [points[index % 5] for index in range(10)])
+    config = write_config("name: dups\ndataset: {path: ten.csv}\nmodel: {type: kmeans, n_clusters: 2, n_init: 2}\n")
+    metrics = read_json(train_config(config, tmp_path / "runs").run.path / "metrics.json")
+    assert metrics["distinct_points"] == 5
+
+
 # --- headers, splits and output precision ----------------------------------------------------------
 
 
