@@ -165,7 +165,7 @@ def predict_run(
     ``labels_path`` is the labels file of IDX or .npy data: its values become the target
     column, so the predictions are scored. The new file is read with the run's dataset options,
     except that its format is inferred from its name; ``reading`` replaces any of ``format``,
-    ``encoding`` and ``sheet``.
+    ``encoding``, ``sheet``, ``decimal`` and ``skip_rows``.
 
     Raises:
         ConfigError: for a run whose algorithm has no predict step, a missing data or labels

@@ -176,6 +176,14 @@ CASES = {
         "single class",
         **{"t.csv": TABLE.replace(",y\n", ",x\n")},
     ),
+    "skip-rows-negative": config_case(IRIS_MODEL.replace("iris}", "iris, skip_rows: -1}"), 2, "skip_rows: invalid value -1"),
+    "skip-rows-builtin": config_case(IRIS_MODEL.replace("iris}", "iris, skip_rows: 1}"), 2, "a built-in dataset has no lines to skip"),
+    "skip-rows-parquet": config_case(
+        "dataset: {path: t.parquet, target: y, skip_rows: 1}\nmodel: {type: tree}\n", 2, "read as parquet", **{"t.parquet": b"PAR1"}
+    ),
+    "title-line": config_case(
+        "dataset: {path: t.csv, target: label}\nmodel: {type: tree}\n", 3, "dataset.skip_rows: 1", **{"t.csv": "|a title\n" + TABLE}
+    ),
     "empty-data-file": config_case("dataset: {path: e.csv, target: y}\nmodel: {type: tree}\n", 3, "e.csv is empty", **{"e.csv": ""}),
     "header-only-data": config_case("dataset: {path: h.csv, target: y}\nmodel: {type: tree}\n", 3, "h.csv has a header but 0 data rows", **{"h.csv": "x,y\n"}),
     "wrong-encoding": config_case(

@@ -361,3 +361,25 @@ def test_unseen_category_warns(cli, write_config, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "new.csv: column 'town' has 2 row(s) with a category not seen in training, such as 'east' in data row 2" in result.stderr
     assert result.stdout.count(",east,") == 2  # both rows still get a prediction
+
+
+def test_skip_rows_reads_title_line_file(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    titled = tmp_path / "titled.csv"
+    titled.write_text("|iris measurements, 1936\n" + iris_csv.read_text(encoding="utf-8"), encoding="utf-8")
+    refused = cli("predict", "latest", titled, "--runs-dir", runs)
+    assert refused.exit_code == 3
+    assert "the first line has 2 field(s) but the lines after it have 5" in refused.stderr
+    assert "--skip-rows 1" in refused.stderr
+    result = cli("predict", "latest", titled, "--skip-rows", "1", "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150
+
+
+def test_negative_skip_rows_refused(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    result = cli("predict", "latest", iris_csv, "--skip-rows", "-1", "--runs-dir", runs)
+    assert result.exit_code == 2
+    assert "invalid value for --skip-rows: -1" in result.stderr

@@ -432,6 +432,9 @@ def predict(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of DATA; default: the run's dataset.encoding."),
     sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel worksheet of DATA, by name or 0-based index; default: the run's dataset.sheet."),
     decimal: Optional[str] = typer.Option(None, "--decimal", help="Decimal separator of numbers in DATA, . or ,; default: the run's dataset.decimal."),
+    skip_rows: Optional[int] = typer.Option(
+        None, "--skip-rows", help="Lines to skip at the start of a text DATA file, before the header; default: the run's dataset.skip_rows."
+    ),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Folder that contains the runs. [env: DMRUN_RUNS_DIR]"),
     as_json: bool = typer.Option(
         False, "--json", help="Print metrics as one JSON document, with the predictions unless --output is given."
@@ -446,7 +449,11 @@ def predict(
         raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
     if decimal not in (None, ".", ","):
         raise ConfigError(f"invalid value for --decimal: '{decimal}'", hint="use . or ,")
-    reading = {"format": _data_format(data_format), "encoding": encoding, "sheet": _sheet(sheet), "decimal": decimal}
+    if skip_rows is not None and skip_rows < 0:
+        raise ConfigError(f"invalid value for --skip-rows: {skip_rows}", hint="use 0 or a positive number of lines")
+    reading = {
+        "format": _data_format(data_format), "encoding": encoding, "sheet": _sheet(sheet), "decimal": decimal, "skip_rows": skip_rows,
+    }
     result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels, reading)
     if output_file is not None:
         write_atomic(output_file, result.frame.to_csv(index=False))

@@ -122,6 +122,9 @@ class DatasetConfig(StrictModel):
         description="Cell values read as missing, in addition to empty cells.",
     )
     header: bool = Field(True, description="Whether the first line of a table names the columns.")
+    skip_rows: int = Field(
+        0, ge=0, description="Lines to skip at the start of a delimited text file, before the header, such as a title line."
+    )
     columns: list[str] | None = Field(
         None,
         description="Column names for a table without a header line (header: false); "
@@ -154,6 +157,8 @@ class DatasetConfig(StrictModel):
             raise ValueError("`columns` names the columns of a file without a header line; also set `header: false`")
         if self.features is not None and self.exclude:
             raise ValueError("give `features` (columns to keep) or `exclude` (columns to remove), not both")
+        if self.skip_rows and self.name is not None:
+            raise ValueError("`skip_rows` applies to data files; a built-in dataset has no lines to skip")
         if self.sheet is not None and not self._is_excel():
             raise ValueError(
                 f"`sheet` applies to Excel workbooks only, and {self.path or self.name!r} is not one; "

@@ -206,6 +206,11 @@ def read_file(path: Path, config: DatasetConfig, base_dir: Path | None = None, s
 def read_table_file(path: Path, config: DatasetConfig, kind: str, base_dir: Path | None) -> Table:
     from dmrun.data import formats, readers
 
+    if config.skip_rows and kind not in ("csv", "tsv"):
+        raise ConfigError(
+            f"dataset.skip_rows applies to delimited text files, and {path.name} is read as {kind}",
+            hint="remove dataset.skip_rows (or --skip-rows)",
+        )
     if kind == "parquet":
         return formats.read_parquet(path, config)
     if kind == "jsonl":
@@ -240,7 +245,11 @@ def read_basket_file(path: Path, config: DatasetConfig, base_dir: Path | None) -
     if layout == "lines":
         formats.check_signature(path, "basket")
         return readers.read_baskets(
-            path, encoding=config.encoding, delimiter=config.delimiter, ignore_items=config.baskets.ignore_items
+            path,
+            encoding=config.encoding,
+            delimiter=config.delimiter,
+            ignore_items=config.baskets.ignore_items,
+            skip_rows=config.skip_rows,
         )
     table_kind = file_format(path, config.model_copy(update={"format": "auto"}))
     if table_kind == "basket":

@@ -132,21 +132,68 @@ def fingerprint(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def _field_counts(lines: list[str], delimiter: str) -> list[int]:
+    return [len(next(csv.reader([line], delimiter=delimiter))) for line in lines]
+
+
+def _usual_count(counts: list[int]) -> tuple[int, int]:
+    """Return the most common field count of at least 2 in ``counts`` and how many lines have it."""
+    tally = Counter(count for count in counts if count >= 2)
+    if not tally:
+        return 0, 0
+    count, lines = max(tally.items(), key=lambda pair: (pair[1], pair[0]))
+    return count, lines
+
+
 def detect_delimiter(sample: str) -> str:
-    """Pick the candidate delimiter that splits the first lines into the most consistent columns."""
+    """Pick the candidate delimiter that splits the first lines into the most consistent columns.
+
+    Each candidate is scored by how many lines share its most common field count, so a title
+    line above the table (such as ``|1x3 Cross validator``) does not decide the delimiter.
+    """
     lines = [line for line in sample.split("\n")[:50] if line.strip()]
     if not lines:
         return ","
     best, best_score = ",", (0, 0)
     for candidate in DELIMITER_CANDIDATES:
-        counts = [len(next(csv.reader([line], delimiter=candidate))) for line in lines]
-        if counts[0] < 2:
-            continue
-        consistent = sum(count == counts[0] for count in counts)
-        score = (consistent, counts[0])
+        count, consistent = _usual_count(_field_counts(lines, candidate))
+        score = (consistent, count)
         if score > best_score:
             best, best_score = candidate, score
     return best
+
+
+def check_first_lines(sample: str, delimiter: str, name: str) -> None:
+    """Reject a file whose first lines have fewer fields than the lines after them.
+
+    pandas would read such a line as the header and then fail on the next line with
+    "Expected 1 fields in line 2, saw 15", which names neither the cause nor the fix.
+    """
+    lines = [line for line in sample.split("\n")[:50] if line.strip()]
+    counts = _field_counts(lines, delimiter)
+    usual, _ = _usual_count(counts[1:])
+    if not counts or not usual or counts[0] >= usual:
+        return
+    short = 0
+    while short < len(counts) and counts[short] < usual:
+        short += 1
+    rows = [next(csv.reader([line], delimiter=delimiter)) for line in lines[short:]]
+    if all(not any(field.strip() for field in row[counts[0] :]) for row in rows if len(row) == usual) and short == 1:
+        raise DataError(
+            f"{name}: the first line has {counts[0]} field(s) and the lines after it {usual}, "
+            f"the last {usual - counts[0]} of them empty",
+            hint="the lines seem to end with an extra delimiter; remove it, or name those columns in the first line",
+        )
+    raise DataError(
+        f"{name}: the first line has {counts[0]} field(s) but the lines after it have {usual}, "
+        f"so it is not a header row: {_shorten(lines[0])!r}",
+        hint=f"if the file starts with {short} title or comment line(s), skip them with dataset.skip_rows: {short} "
+        f"(dmrun predict --skip-rows {short})",
+    )
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Table:
@@ -164,9 +211,19 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     head, codec_name, file_fingerprint = scan_file(path, config.encoding)
     if not head.strip():
         raise DataError(f"{path.name} is empty")
+    if config.skip_rows:
+        parts = head.split("\n", config.skip_rows)
+        head = parts[-1] if len(parts) > config.skip_rows else ""
+        if not head.strip():
+            raise DataError(
+                f"{path.name} has no lines after the {config.skip_rows} skipped by dataset.skip_rows",
+                hint="lower dataset.skip_rows",
+            )
     delimiter = delimiter or detect_delimiter(head[:20000])
+    check_first_lines(head[:20000], delimiter, path.name)
     header_row = 0 if config.header else None
     options = dict(
+        skiprows=config.skip_rows,
         encoding=codec_name,
         compression="gzip" if path.name.lower().endswith(".gz") else None,
         sep=delimiter,
@@ -436,9 +493,13 @@ def _check_columns(frame, path: Path) -> None:
 
 
 def read_baskets(
-    path: Path, encoding: str = "utf-8", delimiter: str | None = None, ignore_items: list[str] | None = None
+    path: Path,
+    encoding: str = "utf-8",
+    delimiter: str | None = None,
+    ignore_items: list[str] | None = None,
+    skip_rows: int = 0,
 ) -> Baskets:
-    """Read one transaction per line.
+    """Read one transaction per line, after the first ``skip_rows`` lines.
 
     Items are separated by ``delimiter``. When it is not set, they are separated by commas if any
     of the first lines has one (with CSV quoting), and otherwise by runs of whitespace, as in the
@@ -452,6 +513,7 @@ def read_baskets(
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last basket; it is not an empty one
+    del lines[:skip_rows]
     if delimiter is None:
         delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
     counts = {"ignored_items_dropped": 0}

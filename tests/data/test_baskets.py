@@ -262,3 +262,10 @@ def test_lines_layout_counts_no_ignored_items_by_default(tmp_path, write_config)
     summary = read_json(run / "data.json")
     assert summary["ignored_items_dropped"] == 0
     assert frozenset({"NONE"}) in itemsets_from_run(run)
+
+
+def test_lines_layout_skips_title_rows(tmp_path, write_config):
+    (tmp_path / "baskets.txt").write_text("exported 2026-01-01\nbread,milk\nbread\n", encoding="utf-8")
+    run = mine(write_config, tmp_path, "{path: baskets.txt, skip_rows: 1}", support=0.5)
+    assert read_json(run / "data.json")["transactions"] == 2
+    assert frozenset({"exported 2026-01-01"}) not in itemsets_from_run(run)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dmrun.data import readers
+
 from helpers import read_json, run_folder_from_stdout, train_config
 
 
@@ -221,6 +223,47 @@ def test_kmeans_records_every_distinct_point(tmp_path, write_config):
 
 
 # --- headers, splits and output precision ----------------------------------------------------------
+
+
+# A title line above a comma-separated table, as in the first line of UCI's adult.test.
+TITLED = "|1x3 Cross validator\n" + "".join(f"{index}, {index % 3}, {'xy'[index % 2]}\n" for index in range(40))
+
+
+def test_title_line_does_not_choose_delimiter():
+    assert readers.detect_delimiter(TITLED) == ","
+
+
+def test_title_line_refused_with_skip_hint(cli, tmp_path, write_config):
+    (tmp_path / "titled.csv").write_text(TITLED, encoding="utf-8")
+    config = write_config("dataset: {path: titled.csv, header: false, target: column_3}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3, result.output
+    assert "the first line has 1 field(s) but the lines after it have 3" in result.stderr
+    assert "dataset.skip_rows: 1" in result.stderr
+
+
+def test_skip_rows_reads_past_title(tmp_path, write_config):
+    (tmp_path / "titled.csv").write_text(TITLED, encoding="utf-8")
+    config = write_config("dataset: {path: titled.csv, header: false, skip_rows: 1, target: column_3}\nmodel: {type: tree}\n")
+    summary = read_json(train_config(config, tmp_path / "runs").run.path / "data.json")
+    assert summary["rows"] == 40
+
+
+def test_skip_rows_past_the_end(cli, tmp_path, write_config):
+    write_table(tmp_path / "small.csv", ["a", "y"], [[1, "x"], [2, "y"]])
+    config = write_config("dataset: {path: small.csv, target: y, skip_rows: 5}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "small.csv has no lines after the 5 skipped by dataset.skip_rows" in result.stderr
+
+
+def test_trailing_delimiters_named(cli, tmp_path, write_config):
+    (tmp_path / "trail.csv").write_text("a,y\n" + "".join(f"{index},{'xy'[index % 2]},\n" for index in range(10)), encoding="utf-8")
+    config = write_config("dataset: {path: trail.csv, target: y}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "the first line has 2 field(s) and the lines after it 3, the last 1 of them empty" in result.stderr
+    assert "extra delimiter" in result.stderr
 
 
 def headerless_rows() -> list[list]:
