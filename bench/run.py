@@ -569,6 +569,9 @@ def main() -> None:
     skipped = []
     if not importlib.util.find_spec("fim"):
         sys.exit("error: pyfim is not installed; run: pip install pyfim")
+    if "rules" in groups or "scaling" in groups:
+        if not importlib.util.find_spec("efficient_apriori"):
+            skipped.append("efficient-apriori peer: not installed (pip install -e '.[bench]')")
     with tempfile.TemporaryDirectory(prefix="dmrun-bench-") as folder:
         work = Path(folder)
         runs = work / "runs"

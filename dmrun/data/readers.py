@@ -569,7 +569,7 @@ def build_baskets(
             raise DataError(
                 f"{source} contains no transactions: {detail}",
                 hint="a transaction needs at least one item that is not blank or ignored; "
-                "check the file's content and dataset.delimiter",
+                "check the file's content and dataset.delimiter (--delimiter)",
             )
         counts = Counter(chain.from_iterable(transactions))
     summary = {

@@ -38,11 +38,9 @@ def _check_clusters(data: SparkPrepared, n_clusters: int) -> int:
         )
     distinct = data.rows.select(vector_to_array(FEATURES).alias("point")).distinct().count()
     if distinct < n_clusters:
-        raise DataError(
-            f"model.n_clusters={n_clusters} but the data has only {distinct} distinct points "
-            f"({n_rows} rows), so at least {n_clusters - distinct} clusters would be empty",
-            hint=f"set model.n_clusters to at most {distinct}, or remove duplicate rows",
-        )
+        from dmrun.trainers.kmeans import too_few_points
+
+        raise too_few_points(n_clusters, distinct, n_rows)
     return distinct
 
 

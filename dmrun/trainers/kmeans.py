@@ -42,6 +42,16 @@ def count_distinct_rows(X: np.ndarray) -> int:
     return distinct
 
 
+def too_few_points(n_clusters: int, distinct: int, n_rows: int) -> DataError:
+    """Return the error for more clusters than distinct points."""
+    empty = n_clusters - distinct
+    return DataError(
+        f"model.n_clusters={n_clusters} but the data has only {distinct} distinct points ({n_rows} rows), "
+        f"so at least {empty} {'cluster' if empty == 1 else 'clusters'} would be empty",
+        hint=f"set model.n_clusters to at most {distinct}, or remove duplicate rows",
+    )
+
+
 def _internal_scores(X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Silhouette, Davies-Bouldin and Calinski-Harabasz; ``None`` where a score is undefined."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
@@ -76,11 +86,7 @@ def fit(config: ExperimentConfig, data: ClusteringData, context: TrainContext) -
         )
     distinct = count_distinct_rows(data.X)
     if distinct < settings.n_clusters:
-        raise DataError(
-            f"model.n_clusters={settings.n_clusters} but the data has only {distinct} distinct points "
-            f"({n_rows} rows), so at least {settings.n_clusters - distinct} clusters would be empty",
-            hint=f"set model.n_clusters to at most {distinct}, or remove duplicate rows",
-        )
+        raise too_few_points(settings.n_clusters, distinct, n_rows)
     notes: list[str] = []
 
     model = KMeans(
