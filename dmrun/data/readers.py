@@ -528,7 +528,8 @@ def read_baskets(
         if ignore_items:
             rows = drop_ignored(rows, set(ignore_items), counts)
         baskets = build_baskets(rows, source=str(path), fingerprint_value=fingerprint(raw), delimiter=delimiter)
-    baskets.summary.update(counts)
+    summary = baskets.summary
+    summary.update(counts, rows_read=summary["transactions"] + summary["empty_baskets_dropped"])
     return baskets
 
 

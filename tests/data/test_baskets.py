@@ -251,6 +251,7 @@ def test_lines_layout_drops_ignored_items(tmp_path, write_config, separator):
     assert summary["ignored_items_dropped"] == 3
     assert summary["empty_baskets_dropped"] == 1
     assert summary["transactions"] == 3
+    assert summary["rows_read"] == 4
     itemsets = itemsets_from_run(run)
     assert frozenset({"NONE"}) not in itemsets
     assert itemsets[frozenset({"bread", "milk"})] == pytest.approx(2 / 3)
