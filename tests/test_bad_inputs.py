@@ -117,6 +117,8 @@ CASES = {
     "basket-file-missing": Case(["mine", "rules", "gone.csv"], 2, "basket file not found: gone.csv"),
     "fpmax-for-rules": Case(["mine", "rules", "--algorithm", "fpmax"], 2, "--algorithm fpmax finds maximal itemsets only"),
     "bad-encoding-name": Case(["mine", "rules", "b.csv", "--encoding", "klingon"], 2, "klingon", {"b.csv": "a,b\n"}),
+    "skip-rows-builtin-baskets": Case(["mine", "rules", "--skip-rows", "1"], 2, "--skip-rows applies to basket files"),
+    "skip-rows-negative-mine": Case(["mine", "itemsets", "b.csv", "--skip-rows", "-2"], 2, "invalid value for --skip-rows: -2", {"b.csv": "a,b\n"}),
     "blank-basket-file": Case(
         ["mine", "rules", "b.csv"], 3, "b.csv contains no transactions: all 3 of its rows are empty", {"b.csv": "\n  \n,\n"}
     ),

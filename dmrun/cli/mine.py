@@ -44,11 +44,15 @@ def _check_choice(flag: str, value: str | None, choices: tuple[str, ...]) -> Non
 
 
 def _dataset_section(
-    data: Optional[str], encoding: str, delimiter: Optional[str], baskets: Optional[dict[str, Any]] = None
+    data: Optional[str], encoding: str, delimiter: Optional[str], baskets: Optional[dict[str, Any]] = None, skip_rows: int = 0
 ) -> tuple[dict[str, Any], str]:
     """Return the dataset section and a run-name stem for DATA: a built-in name or a basket file."""
     from dmrun.data.builtin import BUILTIN_DATASETS
 
+    if skip_rows < 0:
+        raise ConfigError(f"invalid value for --skip-rows: {skip_rows}", hint="use 0 or a positive number of lines")
+    if skip_rows and (data is None or (not Path(data).exists() and data in BUILTIN_DATASETS)):
+        raise ConfigError("--skip-rows applies to basket files; a built-in dataset has no lines to skip")
     if data is None:
         return {"name": DEFAULT_BASKETS}, DEFAULT_BASKETS
     if not Path(data).exists() and data in BUILTIN_DATASETS:
@@ -69,6 +73,8 @@ def _dataset_section(
         section["delimiter"] = "\t" if delimiter in ("tab", "\\t") else delimiter
     if baskets:
         section["baskets"] = baskets
+    if skip_rows:
+        section["skip_rows"] = skip_rows
     return section, path.stem
 
 
@@ -92,6 +98,7 @@ def build_mining_config(
     plots: bool = True,
     memory_budget: Optional[int] = None,
     master: Optional[str] = None,
+    skip_rows: int = 0,
 ) -> LoadedConfig:
     """Check the options and build the same config a YAML file with ``model.type: rules`` would give.
 
@@ -137,7 +144,7 @@ def build_mining_config(
             raise ConfigError(f"--metric {chosen_metric} needs --min-threshold", hint="for lift, 1.0 keeps positive associations")
         threshold = 0.5
 
-    dataset, stem = _dataset_section(data, encoding, delimiter, baskets)
+    dataset, stem = _dataset_section(data, encoding, delimiter, baskets, skip_rows)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{output_kind}-{stem}").strip("-._")[:64] or output_kind
     model = {
         "type": "rules",
@@ -227,6 +234,7 @@ def rules(
     max_rules: Optional[int] = typer.Option(None, "--max-rules", help="Reject runs with more candidate rules than this (default 50,000,000)."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
+    skip_rows: int = typer.Option(0, "--skip-rows", help="Lines to skip at the start of DATA, such as a title line."),
     layout: Optional[str] = typer.Option(None, "--layout", help="lines, long, onehot or quantity (see dataset.baskets.layout)."),
     transaction_column: Optional[str] = typer.Option(None, "--transaction-column", help="Column with the transaction id of a long, one-hot or quantity table."),
     item_column: Optional[str] = typer.Option(None, "--item-column", help="Column with the item name of a long table (default: item)."),
@@ -244,7 +252,7 @@ def rules(
     loaded = build_mining_config(
         data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
         basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
-        master=master,
+        master=master, skip_rows=skip_rows,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
 
@@ -263,6 +271,7 @@ def itemsets(
     top: int = typer.Option(10, "--top", "-n", help="Itemsets to show; all are written to the run folder."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of DATA, such as utf-8 or gbk."),
     delimiter: Optional[str] = typer.Option(None, "--delimiter", help="Item separator; default: comma if present, else whitespace."),
+    skip_rows: int = typer.Option(0, "--skip-rows", help="Lines to skip at the start of DATA, such as a title line."),
     layout: Optional[str] = typer.Option(None, "--layout", help="lines, long, onehot or quantity (see dataset.baskets.layout)."),
     transaction_column: Optional[str] = typer.Option(None, "--transaction-column", help="Column with the transaction id of a long, one-hot or quantity table."),
     item_column: Optional[str] = typer.Option(None, "--item-column", help="Column with the item name of a long table (default: item)."),
@@ -280,6 +289,6 @@ def itemsets(
     loaded = build_mining_config(
         data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
         baskets=basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
-        master=master,
+        master=master, skip_rows=skip_rows,
     )
     execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)

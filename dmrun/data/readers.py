@@ -188,7 +188,7 @@ def check_first_lines(sample: str, delimiter: str, name: str) -> None:
         f"{name}: the first line has {counts[0]} field(s) but the lines after it have {usual}, "
         f"so it is not a header row: {_shorten(lines[0])!r}",
         hint=f"if the file starts with {short} title or comment line(s), skip them with dataset.skip_rows: {short} "
-        f"(dmrun predict --skip-rows {short})",
+        f"(--skip-rows {short} for dmrun predict and dmrun mine)",
     )
 
 

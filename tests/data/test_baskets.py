@@ -270,3 +270,11 @@ def test_lines_layout_skips_title_rows(tmp_path, write_config):
     run = mine(write_config, tmp_path, "{path: baskets.txt, skip_rows: 1}", support=0.5)
     assert read_json(run / "data.json")["transactions"] == 2
     assert frozenset({"exported 2026-01-01"}) not in itemsets_from_run(run)
+
+
+def test_mine_skip_rows_option(cli, tmp_path):
+    (tmp_path / "baskets.txt").write_text("exported 2026-01-01\nbread,milk\nbread\n", encoding="utf-8")
+    result = cli("mine", "itemsets", tmp_path / "baskets.txt", "--skip-rows", "1", "--support", "0.5",
+                 "--no-plots", "--json", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert '"transactions": 2' in result.stdout
