@@ -164,8 +164,8 @@ def predict_run(
 
     ``labels_path`` is the labels file of IDX or .npy data: its values become the target
     column, so the predictions are scored. The new file is read with the run's dataset options,
-    except that its format is inferred from its name; ``reading`` replaces any of ``format``,
-    ``encoding``, ``sheet``, ``decimal`` and ``skip_rows``.
+    except that its format is inferred from its name and no lines are skipped; ``reading``
+    replaces any of ``format``, ``encoding``, ``sheet``, ``decimal`` and ``skip_rows``.
 
     Raises:
         ConfigError: for a run whose algorithm has no predict step, a missing data or labels
@@ -184,7 +184,8 @@ def predict_run(
             hint="pick a completed run (see `dmrun runs list --status completed`)",
         )
     config = _read_run_config(run)
-    options = {"format": "auto", **{key: value for key, value in (reading or {}).items() if value is not None}}
+    # A title line belongs to one file, so the training file's skip_rows is not carried over.
+    options = {"format": "auto", "skip_rows": 0, **{key: value for key, value in (reading or {}).items() if value is not None}}
     config = config.model_copy(update={"dataset": config.dataset.model_copy(update=options)})
     kind = config.model.type
     forecasting = kind == "rnn" and config.dataset.task == "forecasting"

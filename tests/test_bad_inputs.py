@@ -186,6 +186,10 @@ CASES = {
     "title-line": config_case(
         "dataset: {path: t.csv, target: label}\nmodel: {type: tree}\n", 3, "dataset.skip_rows: 1", **{"t.csv": "|a title\n" + TABLE}
     ),
+    "delimiter-two-characters": config_case(IRIS_MODEL.replace("iris}", "iris, delimiter: ',,'}"), 2, "the delimiter must be one character"),
+    "delimiter-empty": config_case(IRIS_MODEL.replace("iris}", "iris, delimiter: ''}"), 2, "the delimiter must be one character"),
+    "mine-delimiter-two-characters": Case(["mine", "rules", "b.csv", "--delimiter", ",,"], 2, "invalid value for --delimiter", {"b.csv": "a,b\n"}),
+    "mine-skip-rows-past-end": Case(["mine", "rules", "b.csv", "--skip-rows", "5"], 3, "b.csv has no lines after the 5 skipped", {"b.csv": "a,b\nb\n"}),
     "empty-data-file": config_case("dataset: {path: e.csv, target: y}\nmodel: {type: tree}\n", 3, "e.csv is empty", **{"e.csv": ""}),
     "header-only-data": config_case("dataset: {path: h.csv, target: y}\nmodel: {type: tree}\n", 3, "h.csv has a header but 0 data rows", **{"h.csv": "x,y\n"}),
     "wrong-encoding": config_case(

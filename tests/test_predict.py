@@ -383,3 +383,14 @@ def test_negative_skip_rows_refused(cli, write_config, iris_csv, tmp_path):
     result = cli("predict", "latest", iris_csv, "--skip-rows", "-1", "--runs-dir", runs)
     assert result.exit_code == 2
     assert "invalid value for --skip-rows: -1" in result.stderr
+
+
+def test_run_skip_rows_not_reused(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    titled = tmp_path / "titled.csv"
+    titled.write_text("|iris measurements, 1936\n" + iris_csv.read_text(encoding="utf-8"), encoding="utf-8")
+    config = write_config("dataset: {path: titled.csv, target: species, skip_rows: 1}\nmodel: {type: tree, max_depth: 3}\n")
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150

@@ -432,8 +432,8 @@ def predict(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of DATA; default: the run's dataset.encoding."),
     sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel worksheet of DATA, by name or 0-based index; default: the run's dataset.sheet."),
     decimal: Optional[str] = typer.Option(None, "--decimal", help="Decimal separator of numbers in DATA, . or ,; default: the run's dataset.decimal."),
-    skip_rows: Optional[int] = typer.Option(
-        None, "--skip-rows", help="Lines to skip at the start of a text DATA file, before the header; default: the run's dataset.skip_rows."
+    skip_rows: int = typer.Option(
+        0, "--skip-rows", help="Lines to skip at the start of a text DATA file, such as a title line (the run's own skip_rows is not reused)."
     ),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Folder that contains the runs. [env: DMRUN_RUNS_DIR]"),
     as_json: bool = typer.Option(
@@ -449,7 +449,7 @@ def predict(
         raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
     if decimal not in (None, ".", ","):
         raise ConfigError(f"invalid value for --decimal: '{decimal}'", hint="use . or ,")
-    if skip_rows is not None and skip_rows < 0:
+    if skip_rows < 0:
         raise ConfigError(f"invalid value for --skip-rows: {skip_rows}", hint="use 0 or a positive number of lines")
     reading = {
         "format": _data_format(data_format), "encoding": encoding, "sheet": _sheet(sheet), "decimal": decimal, "skip_rows": skip_rows,

@@ -70,7 +70,12 @@ def _dataset_section(
     check_encoding(encoding, "--encoding")
     section: dict[str, Any] = {"path": str(path.resolve()), "format": "basket", "encoding": encoding}
     if delimiter is not None:
-        section["delimiter"] = "\t" if delimiter in ("tab", "\\t") else delimiter
+        from dmrun.config.schema import checked_delimiter
+
+        try:
+            section["delimiter"] = checked_delimiter(delimiter)
+        except ValueError as err:
+            raise ConfigError(f"invalid value for --delimiter: {err}") from None
     if baskets:
         section["baskets"] = baskets
     if skip_rows:

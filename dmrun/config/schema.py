@@ -75,6 +75,20 @@ class BasketConfig(StrictModel):
     )
 
 
+def checked_delimiter(value: str | None) -> str | None:
+    """Return a field delimiter as one character (``\\t`` and ``tab`` mean a tab), or raise ValueError."""
+    if value is None:
+        return None
+    if value in ("\\t", "tab"):
+        return "\t"
+    if len(value) != 1 or value in ('"', "\n", "\r"):
+        raise ValueError(
+            f"the delimiter must be one character other than a quote or a line break, such as , ; | or a tab "
+            f"(written \\t or tab); got {value!r}"
+        )
+    return value
+
+
 class DatasetConfig(StrictModel):
     name: str | None = Field(None, description="Built-in dataset name (see `dmrun list`). Give `name` or `path`.")
     path: str | None = Field(
@@ -115,7 +129,9 @@ class DatasetConfig(StrictModel):
     )
     decimal: Literal[".", ","] = Field(".", description="Decimal separator of numbers in the file, such as `,` in 5,1.")
     delimiter: str | None = Field(
-        None, description="Field delimiter; detected from the first lines when not set (`,` `;` tab `|`)."
+        None,
+        description="Field delimiter, one character (`\\t` or `tab` for a tab); detected from the first lines "
+        "when not set (`,` `;` tab `|`).",
     )
     missing_values: list[str] = Field(
         default_factory=lambda: list(MISSING_MARKERS),
@@ -148,6 +164,11 @@ class DatasetConfig(StrictModel):
         "fraction such as 0.1. Drawn with the experiment seed.",
     )
     split: SplitConfig = Field(default_factory=SplitConfig, description="How rows are split into train, validation and test.")
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        return checked_delimiter(value)
 
     @model_validator(mode="after")
     def _check_source(self) -> "DatasetConfig":

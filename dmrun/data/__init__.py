@@ -47,6 +47,15 @@ def check_reference(config: DatasetConfig, base_dir: Path) -> None:
             resolve_file(config.model_copy(update={"path": config.labels}), base_dir, "dataset.labels")
 
 
+def check_skip_rows(config: DatasetConfig, kind: str, path: Path) -> None:
+    """Refuse ``skip_rows`` for a file that is not read as lines of text."""
+    if config.skip_rows and kind not in ("csv", "tsv", "basket"):
+        raise ConfigError(
+            f"skip_rows applies to delimited text files, and {path.name} is read as {kind}",
+            hint="remove dataset.skip_rows (or --skip-rows)",
+        )
+
+
 def check_header_columns(config: DatasetConfig, base_dir: Path) -> None:
     """Check the column names a CSV or TSV config uses against the file's header line.
 
@@ -59,28 +68,40 @@ def check_header_columns(config: DatasetConfig, base_dir: Path) -> None:
     import csv
 
     from dmrun.data.formats import check_signature
-    from dmrun.data.readers import decode, detect_delimiter
+    from dmrun.data.readers import check_first_lines, decode, detect_delimiter
     from dmrun.suggest import closest_hint
 
-    if config.name is not None or not config.header or config.format not in ("auto", "csv", "tsv"):
+    if config.name is not None:
         return
     path = resolve_file(config, base_dir)
     kind = file_format(path, config)
-    if kind not in ("csv", "tsv") or path.name.lower().endswith(".gz"):
+    check_skip_rows(config, kind, path)
+    if not config.header or kind not in ("csv", "tsv") or path.name.lower().endswith(".gz"):
         return
     check_signature(path, kind)  # a Parquet file named .csv, or an empty file, is named as train names it
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(20000)
-            if stream.read(1):
-                head = head[: head.rfind(b"\n") + 1] or head  # never cut a character in two
-    except OSError:
-        return  # reading errors are reported when the data is read
-    sample = decode(head, config.encoding, path)
+    if config.skip_rows:
+        from dmrun.data.readers import head_after
+
+        try:
+            sample = head_after(path, config.encoding, config.skip_rows)
+        except (OSError, UnicodeDecodeError, DataError):
+            return  # reading errors are reported when the data is read
+        if not sample.strip():
+            return  # reading the data reports that no lines are left
+    else:
+        try:
+            with open(path, "rb") as stream:
+                head = stream.read(20000)
+                if stream.read(1):
+                    head = head[: head.rfind(b"\n") + 1] or head  # never cut a character in two
+        except OSError:
+            return  # reading errors are reported when the data is read
+        sample = decode(head, config.encoding, path)
     first = sample.split("\n", 1)[0]
     if not sample.strip():
         raise DataError(f"{path.name} is empty: it has no header line", hint="check that the file was written completely")
     delimiter = config.delimiter or ("\t" if file_format(path, config) == "tsv" else detect_delimiter(sample))
+    check_first_lines(sample, delimiter, path.name, config.skip_rows)
     header = [name.strip() for name in next(csv.reader([first], delimiter=delimiter), [])]
     named = [("dataset.target", config.target)] + [
         (f"dataset.{setting}", column)
@@ -206,11 +227,7 @@ def read_file(path: Path, config: DatasetConfig, base_dir: Path | None = None, s
 def read_table_file(path: Path, config: DatasetConfig, kind: str, base_dir: Path | None) -> Table:
     from dmrun.data import formats, readers
 
-    if config.skip_rows and kind not in ("csv", "tsv"):
-        raise ConfigError(
-            f"dataset.skip_rows applies to delimited text files, and {path.name} is read as {kind}",
-            hint="remove dataset.skip_rows (or --skip-rows)",
-        )
+    check_skip_rows(config, kind, path)
     if kind == "parquet":
         return formats.read_parquet(path, config)
     if kind == "jsonl":

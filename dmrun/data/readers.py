@@ -11,6 +11,7 @@ import codecs
 import csv
 import gzip
 import hashlib
+import itertools
 import logging
 import re
 from collections import Counter
@@ -80,6 +81,21 @@ def open_stream(path: Path):
         return open(path, "rb")
     except OSError as err:
         raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def head_after(path: Path, encoding: str, skip_rows: int, limit: int = 20000) -> str:
+    """Return up to ``limit`` characters of the file that follow its first ``skip_rows`` lines.
+
+    Lines are read one at a time, so skipping deep into a large file keeps one line in memory;
+    line ends are normalised to ``\\n``. Returns "" when the file has no more lines.
+    """
+    import io
+
+    codec_name = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    with open_stream(path) as stream, io.TextIOWrapper(stream, encoding=codec_name, newline=None) as text:
+        for _ in itertools.islice(text, skip_rows):
+            pass
+        return text.read(limit)
 
 
 def scan_file(path: Path, encoding: str) -> tuple[str, str, str]:
@@ -163,32 +179,33 @@ def detect_delimiter(sample: str) -> str:
     return best
 
 
-def check_first_lines(sample: str, delimiter: str, name: str) -> None:
+def check_first_lines(sample: str, delimiter: str, name: str, skipped: int = 0) -> None:
     """Reject a file whose first lines have fewer fields than the lines after them.
 
     pandas would read such a line as the header and then fail on the next line with
     "Expected 1 fields in line 2, saw 15", which names neither the cause nor the fix.
+    ``skipped`` is the number of lines already skipped before ``sample``.
     """
-    lines = [line for line in sample.split("\n")[:50] if line.strip()]
-    counts = _field_counts(lines, delimiter)
+    entries = [(index, line) for index, line in enumerate(sample.split("\n")[:200]) if line.strip()][:50]
+    counts = _field_counts([line for _, line in entries], delimiter)
     usual, _ = _usual_count(counts[1:])
     if not counts or not usual or counts[0] >= usual:
         return
-    short = 0
-    while short < len(counts) and counts[short] < usual:
-        short += 1
-    rows = [next(csv.reader([line], delimiter=delimiter)) for line in lines[short:]]
-    if all(not any(field.strip() for field in row[counts[0] :]) for row in rows if len(row) == usual) and short == 1:
+    short = next((position for position, count in enumerate(counts) if count == usual), len(counts))
+    where = "first line" if not skipped else f"first line after the {skipped} skipped"
+    rows = [next(csv.reader([line], delimiter=delimiter)) for _, line in entries[short:]]
+    if short == 1 and all(not any(field.strip() for field in row[counts[0] :]) for row in rows if len(row) == usual):
         raise DataError(
-            f"{name}: the first line has {counts[0]} field(s) and the lines after it {usual}, "
+            f"{name}: the {where} has {counts[0]} field(s) and the lines after it {usual}, "
             f"the last {usual - counts[0]} of them empty",
             hint="the lines seem to end with an extra delimiter; remove it, or name those columns in the first line",
         )
+    skip = skipped + (entries[short][0] if short < len(entries) else short)
     raise DataError(
-        f"{name}: the first line has {counts[0]} field(s) but the lines after it have {usual}, "
-        f"so it is not a header row: {_shorten(lines[0])!r}",
-        hint=f"if the file starts with {short} title or comment line(s), skip them with dataset.skip_rows: {short} "
-        f"(--skip-rows {short} for dmrun predict and dmrun mine)",
+        f"{name}: the {where} has {counts[0]} field(s) but the lines after it have {usual}, "
+        f"so it does not start the table: {_shorten(entries[0][1])!r}",
+        hint=f"if the file starts with title or comment lines, skip them with dataset.skip_rows: {skip} "
+        f"(--skip-rows {skip} for dmrun predict and dmrun mine)",
     )
 
 
@@ -212,15 +229,14 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     if not head.strip():
         raise DataError(f"{path.name} is empty")
     if config.skip_rows:
-        parts = head.split("\n", config.skip_rows)
-        head = parts[-1] if len(parts) > config.skip_rows else ""
+        head = head_after(path, config.encoding, config.skip_rows)
         if not head.strip():
             raise DataError(
-                f"{path.name} has no lines after the {config.skip_rows} skipped by dataset.skip_rows",
-                hint="lower dataset.skip_rows",
+                f"{path.name} has no lines after the {config.skip_rows} skipped (skip_rows)",
+                hint="lower skip_rows (dataset.skip_rows or --skip-rows)",
             )
     delimiter = delimiter or detect_delimiter(head[:20000])
-    check_first_lines(head[:20000], delimiter, path.name)
+    check_first_lines(head[:20000], delimiter, path.name, config.skip_rows)
     header_row = 0 if config.header else None
     options = dict(
         skiprows=config.skip_rows,
@@ -514,6 +530,11 @@ def read_baskets(
     if lines and lines[-1] == "":
         lines.pop()  # the final newline ends the last basket; it is not an empty one
     del lines[:skip_rows]
+    if skip_rows and not lines:
+        raise DataError(
+            f"{path.name} has no lines after the {skip_rows} skipped (skip_rows)",
+            hint="lower skip_rows (dataset.skip_rows or --skip-rows)",
+        )
     if delimiter is None:
         delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
     counts = {"ignored_items_dropped": 0}

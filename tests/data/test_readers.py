@@ -225,6 +225,8 @@ def test_kmeans_records_every_distinct_point(tmp_path, write_config):
 # --- headers, splits and output precision ----------------------------------------------------------
 
 
+TABLE_WITH_HEADER = "a,b,y\n" + "".join(f"{index},{index % 3},{'xy'[index % 2]}\n" for index in range(40))
+
 # A title line above a comma-separated table, as in the first line of UCI's adult.test.
 TITLED = "|1x3 Cross validator\n" + "".join(f"{index}, {index % 3}, {'xy'[index % 2]}\n" for index in range(40))
 
@@ -254,7 +256,40 @@ def test_skip_rows_past_the_end(cli, tmp_path, write_config):
     config = write_config("dataset: {path: small.csv, target: y, skip_rows: 5}\nmodel: {type: tree}\n")
     result = train_cli(cli, config, tmp_path / "runs")
     assert result.exit_code == 3
-    assert "small.csv has no lines after the 5 skipped by dataset.skip_rows" in result.stderr
+    assert "small.csv has no lines after the 5 skipped (skip_rows)" in result.stderr
+
+
+def test_validate_reads_header_after_skipped_rows(cli, tmp_path, write_config):
+    (tmp_path / "titled.csv").write_text("My title\n" + TABLE_WITH_HEADER, encoding="utf-8")
+    config = write_config("dataset: {path: titled.csv, target: y, skip_rows: 1}\nmodel: {type: tree}\n")
+    assert cli("validate", config).exit_code == 0
+
+
+def test_validate_names_title_line(cli, tmp_path, write_config):
+    (tmp_path / "titled.csv").write_text("My title\n" + TABLE_WITH_HEADER, encoding="utf-8")
+    config = write_config("dataset: {path: titled.csv, target: y}\nmodel: {type: tree}\n")
+    result = cli("validate", config)
+    assert result.exit_code != 0
+    assert "dataset.skip_rows: 1" in result.stderr
+
+
+def test_skip_rows_beyond_first_block(tmp_path, write_config):
+    # 60,000 lines of about 20 bytes: the skipped lines end past the first 1 MiB block that is read.
+    lines = "".join(f"{index % 97}.5,{index % 89}.25\n" for index in range(60_000))
+    (tmp_path / "long.csv").write_text("x,y\n" + lines, encoding="utf-8")
+    config = write_config("dataset: {path: long.csv, header: false, skip_rows: 55001}\nmodel: {type: kmeans, n_clusters: 2, n_init: 1}\n")
+    summary = read_json(train_config(config, tmp_path / "runs").run.path / "data.json")
+    assert summary["rows"] == 5_000
+
+
+def test_blank_line_before_title_counted_in_hint(cli, tmp_path, write_config):
+    (tmp_path / "titled.csv").write_text("\nMy title\n\n" + TABLE_WITH_HEADER, encoding="utf-8")
+    config = write_config("dataset: {path: titled.csv, target: y}\nmodel: {type: tree}\n")
+    result = train_cli(cli, config, tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "dataset.skip_rows: 3" in result.stderr
+    config = write_config("dataset: {path: titled.csv, target: y, skip_rows: 3}\nmodel: {type: tree}\n")
+    assert train_cli(cli, config, tmp_path / "runs").exit_code == 0
 
 
 def test_trailing_delimiters_named(cli, tmp_path, write_config):
