@@ -265,6 +265,17 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     frame = frame.dropna(how="all")
     if frame.empty:
         raise DataError(f"{path.name} has a header but 0 data rows")
+    # A delimiter at the end of the header and of every row makes a column with no name and no
+    # values ("Unnamed: 4"). Such a column carries nothing, so it is dropped, not imputed.
+    empty_columns = [
+        column for column in frame.columns if config.header and column.startswith("Unnamed: ") and frame[column].isna().all()
+    ]
+    if empty_columns:
+        frame = frame.drop(columns=empty_columns)
+        logger.warning(
+            "%s: dropped %d column(s) with no name and no values (%s); the lines probably end with a delimiter",
+            path.name, len(empty_columns), ", ".join(empty_columns),
+        )
     for position, dtype in enumerate(frame.dtypes.tolist()):
         if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
             continue  # nothing to strip, so the column need not be taken out of the frame
@@ -279,7 +290,11 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
         source=str(path),
         meta={"fingerprint": file_fingerprint, "delimiter": delimiter, "encoding": config.encoding},
         task=None,
-        summary={"rows_read": rows_read, "empty_rows_dropped": rows_read - len(frame)},
+        summary={
+            "rows_read": rows_read,
+            "empty_rows_dropped": rows_read - len(frame),
+            **({"empty_columns_dropped": empty_columns} if empty_columns else {}),
+        },
     )
 
 

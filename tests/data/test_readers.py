@@ -292,6 +292,15 @@ def test_blank_line_before_title_counted_in_hint(cli, tmp_path, write_config):
     assert train_cli(cli, config, tmp_path / "runs").exit_code == 0
 
 
+def test_trailing_delimiter_on_every_line_drops_empty_column(tmp_path, write_config):
+    lines = "".join(f"{index},{index % 3},{'xy'[index % 2]},\n" for index in range(40))
+    (tmp_path / "trail.csv").write_text("a,b,y,\n" + lines, encoding="utf-8")
+    config = write_config("dataset: {path: trail.csv, target: y}\nmodel: {type: tree}\n")
+    summary = read_json(train_config(config, tmp_path / "runs").run.path / "data.json")
+    assert summary["reader"]["empty_columns_dropped"] == ["Unnamed: 3"]
+    assert summary["features"] == ["a", "b"]
+
+
 def test_trailing_delimiters_named(cli, tmp_path, write_config):
     (tmp_path / "trail.csv").write_text("a,y\n" + "".join(f"{index},{'xy'[index % 2]},\n" for index in range(10)), encoding="utf-8")
     config = write_config("dataset: {path: trail.csv, target: y}\nmodel: {type: tree}\n")
