@@ -200,6 +200,8 @@ def check_first_lines(sample: str, delimiter: str, name: str, skipped: int = 0) 
             f"the last {usual - counts[0]} of them empty",
             hint="the lines seem to end with an extra delimiter; remove it, or name those columns in the first line",
         )
+    if short == 1 and counts[0] == usual - 1:
+        return  # R's write.csv leaves the row-name column out of the header; pandas reads it as the index
     skip = skipped + (entries[short][0] if short < len(entries) else short)
     raise DataError(
         f"{name}: the {where} has {counts[0]} field(s) but the lines after it have {usual}, "

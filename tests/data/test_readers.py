@@ -292,6 +292,16 @@ def test_blank_line_before_title_counted_in_hint(cli, tmp_path, write_config):
     assert train_cli(cli, config, tmp_path / "runs").exit_code == 0
 
 
+def test_row_names_left_out_of_header_still_read(tmp_path, write_config):
+    # R's write.csv writes row names as a first column that the header does not name.
+    rows = "".join(f'"{index}",{index % 5},"{index % 2}"\n' for index in range(1, 31))
+    (tmp_path / "rstyle.csv").write_text('"a","y"\n' + rows, encoding="utf-8")
+    config = write_config("dataset: {path: rstyle.csv, target: y}\nmodel: {type: tree}\n")
+    summary = read_json(train_config(config, tmp_path / "runs").run.path / "data.json")
+    assert summary["features"] == ["a"]
+    assert summary["rows"] == 30
+
+
 def test_trailing_delimiter_on_every_line_drops_empty_column(tmp_path, write_config):
     lines = "".join(f"{index},{index % 3},{'xy'[index % 2]},\n" for index in range(40))
     (tmp_path / "trail.csv").write_text("a,b,y,\n" + lines, encoding="utf-8")
