@@ -443,15 +443,15 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
 
 def command_line(arguments: list[str]) -> str:
     """Return the command that wrote the page, without ``--out`` and its path."""
-    shown, skip = [], False
+    recorded, skip = [], False
     for argument in arguments:
         if skip:
             skip = False
         elif argument == "--out":
             skip = True
         elif not argument.startswith("--out="):
-            shown.append(argument)
-    return shlex.join(["python", "bench/run.py", *shown])
+            recorded.append(argument)
+    return shlex.join(["python", "bench/run.py", *recorded])
 
 
 def render(

@@ -73,7 +73,7 @@ def _file_mode() -> int:
 
 
 def _temporary_beside(path: Path) -> tuple[int, str]:
-    """Create a hidden temporary file in the folder of ``path``; return its handle and name."""
+    """Create a hidden temporary file in the folder of ``path`` and return its handle and name."""
     import tempfile
 
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -368,10 +368,10 @@ def test_skip_rows_reads_title_line_file(cli, write_config, iris_csv, tmp_path):
     train(cli, write_config, runs, "{type: tree, max_depth: 3}")
     titled = tmp_path / "titled.csv"
     titled.write_text("|iris measurements, 1936\n" + iris_csv.read_text(encoding="utf-8"), encoding="utf-8")
-    refused = cli("predict", "latest", titled, "--runs-dir", runs)
-    assert refused.exit_code == 3
-    assert "the first line has 2 field(s) but the lines after it have 5" in refused.stderr
-    assert "--skip-rows 1" in refused.stderr
+    unskipped = cli("predict", "latest", titled, "--runs-dir", runs)
+    assert unskipped.exit_code == 3
+    assert "the first line has 2 field(s) but the lines after it have 5" in unskipped.stderr
+    assert "--skip-rows 1" in unskipped.stderr
     result = cli("predict", "latest", titled, "--skip-rows", "1", "--runs-dir", runs)
     assert result.exit_code == 0, result.output
     assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150

@@ -449,10 +449,12 @@ def predict(
         raise ConfigError(f"--output folder does not exist: {output_file.parent}", hint="create it first")
     if decimal not in (None, ".", ","):
         raise ConfigError(f"invalid value for --decimal: '{decimal}'", hint="use . or ,")
-    if skip_rows < 0:
-        raise ConfigError(f"invalid value for --skip-rows: {skip_rows}", hint="use 0 or a positive number of lines")
     reading = {
-        "format": _data_format(data_format), "encoding": encoding, "sheet": _sheet(sheet), "decimal": decimal, "skip_rows": skip_rows,
+        "format": _data_format(data_format),
+        "encoding": encoding,
+        "sheet": _sheet(sheet),
+        "decimal": decimal,
+        "skip_rows": _skip_rows(skip_rows),
     }
     result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels, reading)
     if output_file is not None:
@@ -470,6 +472,13 @@ def predict(
         sys.stdout.write(result.frame.to_csv(index=False))
     if result.metrics is not None:
         output.print_metrics(result.metrics, title="metrics on the given targets")
+
+
+def _skip_rows(value: int) -> int:
+    """Check a ``--skip-rows`` value and return it."""
+    if value < 0:
+        raise ConfigError(f"invalid value for --skip-rows: {value}", hint="use 0 or a positive number of lines")
+    return value
 
 
 def _data_format(value: str | None) -> str | None:

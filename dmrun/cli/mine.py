@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, _state, execute, handle_errors, mine_app
+from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, _skip_rows, _state, execute, handle_errors, mine_app
 from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
 
@@ -49,9 +49,7 @@ def _dataset_section(
     """Return the dataset section and a run-name stem for DATA: a built-in name or a basket file."""
     from dmrun.data.builtin import BUILTIN_DATASETS
 
-    if skip_rows < 0:
-        raise ConfigError(f"invalid value for --skip-rows: {skip_rows}", hint="use 0 or a positive number of lines")
-    if skip_rows and (data is None or (not Path(data).exists() and data in BUILTIN_DATASETS)):
+    if _skip_rows(skip_rows) and (data is None or (not Path(data).exists() and data in BUILTIN_DATASETS)):
         raise ConfigError("--skip-rows applies to basket files; a built-in dataset has no lines to skip")
     if data is None:
         return {"name": DEFAULT_BASKETS}, DEFAULT_BASKETS

@@ -5,7 +5,6 @@ field has a description, so error messages, ``dmrun list`` and the config refere
 from here. Every model forbids unknown keys and runs in strict mode, so ``"5"`` is not an int.
 """
 
-
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator

@@ -48,7 +48,7 @@ def check_reference(config: DatasetConfig, base_dir: Path) -> None:
 
 
 def check_skip_rows(config: DatasetConfig, kind: str, path: Path) -> None:
-    """Refuse ``skip_rows`` for a file that is not read as lines of text."""
+    """Reject ``skip_rows`` for a file that is not read as lines of text."""
     if config.skip_rows and kind not in ("csv", "tsv", "basket"):
         raise ConfigError(
             f"skip_rows applies to delimited text files, and {path.name} is read as {kind}",

@@ -186,33 +186,42 @@ def check_first_lines(sample: str, delimiter: str, name: str, skipped: int = 0) 
     "Expected 1 fields in line 2, saw 15", which names neither the cause nor the fix.
     ``skipped`` is the number of lines already skipped before ``sample``.
     """
+    from dmrun.reports.figures import shorten
+
     entries = [(index, line) for index, line in enumerate(sample.split("\n")[:200]) if line.strip()][:50]
     counts = _field_counts([line for _, line in entries], delimiter)
     usual, _ = _usual_count(counts[1:])
-    if not counts or not usual or counts[0] >= usual:
+    if not usual or counts[0] >= usual:
         return
-    short = next((position for position, count in enumerate(counts) if count == usual), len(counts))
+    # The first line with the usual count starts the table. One exists, because usual comes from counts[1:].
+    short = counts.index(usual)
     where = "first line" if not skipped else f"first line after the {skipped} skipped"
-    rows = [next(csv.reader([line], delimiter=delimiter)) for _, line in entries[short:]]
-    if short == 1 and all(not any(field.strip() for field in row[counts[0] :]) for row in rows if len(row) == usual):
-        raise DataError(
-            f"{name}: the {where} has {counts[0]} field(s) and the lines after it {usual}, "
-            f"the last {usual - counts[0]} of them empty",
-            hint="the lines seem to end with an extra delimiter; remove it, or name those columns in the first line",
-        )
-    if short == 1 and counts[0] == usual - 1:
-        return  # R's write.csv leaves the row-name column out of the header; pandas reads it as the index
-    skip = skipped + (entries[short][0] if short < len(entries) else short)
+    if short == 1:
+        rows = [next(csv.reader([line], delimiter=delimiter)) for _, line in entries[1:]]
+        if all(not any(field.strip() for field in row[counts[0] :]) for row in rows if len(row) == usual):
+            raise DataError(
+                f"{name}: the {where} has {counts[0]} field(s) and the lines after it {usual}, "
+                f"the last {usual - counts[0]} of them empty",
+                hint="the lines seem to end with an extra delimiter; remove it, or name those columns in the first line",
+            )
+        if counts[0] == usual - 1:
+            # R's write.csv leaves the row-name column out of the header, and pandas reads it as the index.
+            return
+    skip = skipped + entries[short][0]
     raise DataError(
         f"{name}: the {where} has {counts[0]} field(s) but the lines after it have {usual}, "
-        f"so it does not start the table: {_shorten(entries[0][1])!r}",
+        f"so it does not start the table: {shorten(entries[0][1], 60)!r}",
         hint=f"if the file starts with title or comment lines, skip them with dataset.skip_rows: {skip} "
         f"(--skip-rows {skip} for dmrun predict and dmrun mine)",
     )
 
 
-def _shorten(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def nothing_after_skip(name: str, skip_rows: int) -> DataError:
+    """Return the error for a ``skip_rows`` that leaves no lines to read."""
+    return DataError(
+        f"{name} has no lines after the {skip_rows} skipped (skip_rows)",
+        hint="lower skip_rows (dataset.skip_rows or --skip-rows)",
+    )
 
 
 def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Table:
@@ -233,10 +242,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     if config.skip_rows:
         head = head_after(path, config.encoding, config.skip_rows)
         if not head.strip():
-            raise DataError(
-                f"{path.name} has no lines after the {config.skip_rows} skipped (skip_rows)",
-                hint="lower skip_rows (dataset.skip_rows or --skip-rows)",
-            )
+            raise nothing_after_skip(path.name, config.skip_rows)
     delimiter = delimiter or detect_delimiter(head[:20000])
     check_first_lines(head[:20000], delimiter, path.name, config.skip_rows)
     header_row = 0 if config.header else None
@@ -269,9 +275,9 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
         raise DataError(f"{path.name} has a header but 0 data rows")
     # A delimiter at the end of the header and of every row makes a column with no name and no
     # values ("Unnamed: 4"). Such a column carries nothing, so it is dropped, not imputed.
-    empty_columns = [
-        column for column in frame.columns if config.header and column.startswith("Unnamed: ") and frame[column].isna().all()
-    ]
+    empty_columns = []
+    if config.header:
+        empty_columns = [column for column in frame.columns if column.startswith("Unnamed: ") and frame[column].isna().all()]
     if empty_columns:
         frame = frame.drop(columns=empty_columns)
         logger.warning(
@@ -539,8 +545,6 @@ def read_baskets(
     FIMI ``.dat`` files. Items are trimmed, duplicates within a basket are collapsed, and blank
     items, the items in ``ignore_items`` and empty baskets are dropped and counted in the summary.
     """
-    from dmrun.data.baskets import drop_ignored
-
     raw = read_bytes(path)
     text = decode(raw, encoding, path)
     lines = text.split("\n")
@@ -548,24 +552,18 @@ def read_baskets(
         lines.pop()  # the final newline ends the last basket; it is not an empty one
     del lines[:skip_rows]
     if skip_rows and not lines:
-        raise DataError(
-            f"{path.name} has no lines after the {skip_rows} skipped (skip_rows)",
-            hint="lower skip_rows (dataset.skip_rows or --skip-rows)",
-        )
+        raise nothing_after_skip(path.name, skip_rows)
     if delimiter is None:
         delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
+    # str.split() already trims and never yields blank items, so build_baskets can skip both.
+    trimmed = delimiter == "whitespace"
+    rows = (line.split() for line in lines) if trimmed else csv.reader(lines, delimiter=delimiter)
     counts = {"ignored_items_dropped": 0}
-    if delimiter == "whitespace":
-        # str.split() already trims and never yields blank items, so build_baskets can skip both.
-        rows = (line.split() for line in lines)
-        if ignore_items:
-            rows = drop_ignored(rows, set(ignore_items), counts)
-        baskets = build_baskets(rows, str(path), fingerprint(raw), delimiter, trimmed_rows=True)
-    else:
-        rows = csv.reader(lines, delimiter=delimiter)
-        if ignore_items:
-            rows = drop_ignored(rows, set(ignore_items), counts)
-        baskets = build_baskets(rows, source=str(path), fingerprint_value=fingerprint(raw), delimiter=delimiter)
+    if ignore_items:
+        from dmrun.data.baskets import drop_ignored
+
+        rows = drop_ignored(rows, set(ignore_items), counts)
+    baskets = build_baskets(rows, str(path), fingerprint(raw), delimiter, trimmed_rows=trimmed)
     summary = baskets.summary
     summary.update(counts, rows_read=summary["transactions"] + summary["empty_baskets_dropped"])
     return baskets
