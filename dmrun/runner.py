@@ -387,10 +387,14 @@ def _make_plots(path: Path, algorithm: str, result: TrainResult, data: Any) -> l
 def _finish_interrupted(run: RunDir, completed: list[dict[str, Any]], code: int) -> None:
     """Mark the run interrupted and record its last completed epoch.
 
-    history.csv already contains the completed epochs. No metrics.json is written, because the
-    model never reached its final evaluation.
+    No metrics.json is written, because the model never reached its final evaluation.
     """
     last_epoch = completed[-1]["epoch"] if completed else None
+    if completed:
+        # The signal can arrive while an epoch's row is being written, so history.csv is written
+        # once more to hold exactly the epochs the record counts.
+        with contextlib.suppress(RunDirError):
+            write_history(run.path / "history.csv", completed)
     message = "interrupted by SIGINT" if code == EXIT_SIGINT else "interrupted by SIGTERM"
     run.record["error"] = {"type": "RunInterrupted", "message": message}
     _finish_safely(run, "interrupted", code, last_completed_epoch=last_epoch, partial_history=bool(completed))
