@@ -22,6 +22,8 @@ import numpy as np
 
 # Candidate rules evaluated in one block: bounds the temporary arrays to a few tens of MB.
 BLOCK = 1 << 18
+# Largest packed sort key (support and both name ranks) that ``order_rules`` puts in an int64.
+PACKED_KEY_LIMIT = 2**63
 
 
 @dataclass
@@ -176,11 +178,13 @@ def measures(count_rule: np.ndarray, count_a: np.ndarray, count_c: np.ndarray, n
 
 
 def _score(metric: str, count_rule: np.ndarray, count_a: np.ndarray, count_c: np.ndarray, n: int) -> np.ndarray:
-    """Compute one measure for a block of candidates, skipping the others for confidence and support."""
+    """Compute one measure, skipping the others for confidence, support and lift (same operations as ``measures``)."""
     if metric == "confidence":
         return ((count_rule / n) * n) / ((count_a / n) * n)
     if metric == "support":
         return count_rule / n
+    if metric == "lift":
+        return (((count_rule / n) * n) / ((count_a / n) * n)) / (count_c / n)
     return measures(count_rule, count_a, count_c, n)[metric]
 
 
@@ -269,10 +273,21 @@ def _named(table: ItemsetTable, positions: np.ndarray) -> list[list[str]]:
 
 
 def order_rules(rules: Rules, sort_by: str) -> Rules:
-    """Order rules by ``sort_by`` (descending), then support (descending), then item names."""
+    """Order rules by ``sort_by`` (descending), then support (descending), then item names.
+
+    Each rule is one (antecedent, consequent) pair, so the order is total. Where support and
+    the two name ranks fit one int64 key, one sort by that key and a stable sort by ``sort_by``
+    replace a four-key ``lexsort``, about twice as fast.
+    """
     count = len(rules.itemsets)
     rank = np.empty(count, dtype=np.int64)
     rank[np.asarray(sorted(range(count), key=rules.itemsets.__getitem__), dtype=np.int64)] = np.arange(count)
     primary = _score(sort_by, rules.count_rule, rules.count_a, rules.count_c, rules.n_transactions)
-    order = np.lexsort((rank[rules.consequents], rank[rules.antecedents], -rules.count_rule, -primary))
+    if (rules.n_transactions + 1) * count * count < PACKED_KEY_LIMIT:
+        pair = rank[rules.antecedents] * count + rank[rules.consequents]
+        key = (rules.n_transactions - rules.count_rule.astype(np.int64)) * (count * count) + pair
+        by_key = np.argsort(key)
+        order = by_key[np.argsort(-primary[by_key], kind="stable")]
+    else:
+        order = np.lexsort((rank[rules.consequents], rank[rules.antecedents], -rules.count_rule, -primary))
     return rules.take(order)

@@ -8,7 +8,10 @@ than writing a few thousand rows in Python, so small files skip it.
 
 from __future__ import annotations
 
+import io
 import math
+import os
+from collections import deque
 from typing import Any, Iterable
 
 import numpy as np
@@ -18,6 +21,8 @@ from dmrun.rundir import atomic_target
 # Up to this many float cells the Python writer beats importing pyarrow: formatting a float
 # took 2 to 3 us and the import 0.3 to 0.45 s on a loaded 2-core machine (AMD EPYC, Python 3.11).
 PYTHON_FLOATS = 120_000
+# Rows formatted as one piece by a thread of the Arrow writer: about 2 MB of text for rules.
+SLICE_ROWS = 1 << 13
 
 
 def fits_python_writer(rows: int, float_columns: int) -> bool:
@@ -112,20 +117,46 @@ def arrow_column(values):
     return pa.Array.from_buffers(pa.large_string(), len(encoded), [None, pa.py_buffer(offsets), data])
 
 
-def write_arrow_csv(path, blocks: Iterable[dict[str, Any]]) -> None:
-    """Write blocks of columns as one CSV file with Arrow's multi-threaded writer, atomically.
+def formatting_threads() -> int:
+    """Return how many threads format CSV text: the CPUs this process may use, at most four."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
 
-    Blocks keep memory flat for millions of rows.
+
+def write_arrow_csv(path, blocks: Iterable[dict[str, Any]], slice_rows: int = SLICE_ROWS) -> None:
+    """Write blocks of columns as one CSV file with Arrow's writer, atomically.
+
+    Arrow formats a table without holding the GIL but on one thread, and formatting floats is
+    most of the work. So each block is cut into slices of ``slice_rows`` rows that threads
+    format into memory at the same time, and the text is written in order. At most one slice
+    per thread waits, which bounds the extra memory to a few MB per thread.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
-    with atomic_target(path) as temporary:
-        writer = None
+    def text(table, header: bool) -> bytes:
+        # In one measurement on chess.dat, a BytesIO sink peaked about 15 MB lower than Arrow's own
+        # buffers, at the same speed.
+        sink = io.BytesIO()
+        arrow_csv.write_csv(table, sink, arrow_csv.WriteOptions(include_header=header))
+        return sink.getvalue()
+
+    threads = formatting_threads()
+    with atomic_target(path) as temporary, open(temporary, "wb") as stream, ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        first = True
         for block in blocks:
             table = pa.Table.from_arrays([arrow_column(values) for values in block.values()], names=list(block))
-            if writer is None:
-                writer = arrow_csv.CSVWriter(str(temporary), table.schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
+            # The first slice carries the header, even when the table has no rows.
+            for start in range(0, max(table.num_rows, first), slice_rows):
+                pending.append(pool.submit(text, table.slice(start, slice_rows), first))
+                first = False
+                while len(pending) > threads:
+                    stream.write(pending.popleft().result())
+        while pending:
+            stream.write(pending.popleft().result())

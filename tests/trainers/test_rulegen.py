@@ -123,6 +123,21 @@ def test_rule_order_is_by_sort_measure_then_support():
     assert np.all(support[:-1][ties] >= support[1:][ties])
 
 
+@pytest.mark.parametrize("sort_by", ["lift", "confidence", "leverage", "conviction", "zhangs_metric"])
+def test_packed_rule_order_equals_lexsort(sort_by, monkeypatch):
+    """The packed-key sort gives the same order as the four-key lexsort it replaces."""
+    baskets = random_baskets(6, count=400, everywhere=("always",))
+    table = mine_with_fim(baskets, item_counts(baskets), settings(min_support=0.02), min_count(baskets, 0.02))
+    packed = rulegen.association_rules(table, "confidence", 0.0, sort_by)
+    monkeypatch.setattr(rulegen, "PACKED_KEY_LIMIT", 0)
+    unpacked = rulegen.association_rules(table, "confidence", 0.0, sort_by)
+    assert len(packed) > 1000
+    assert np.array_equal(packed.antecedents, unpacked.antecedents)
+    assert np.array_equal(packed.consequents, unpacked.consequents)
+    names = [(rules_as_text(packed, i)) for i in range(len(packed))]
+    assert len(set(names)) == len(names)
+
+
 def test_no_rules_from_single_items():
     baskets = [["a"], ["b"], ["a"], ["c"]]
     table = mine_with_fim(baskets, item_counts(baskets), settings(min_support=0.25), 1)

@@ -38,6 +38,25 @@ def test_python_writer_matches_arrow(tmp_path):
     assert (tmp_path / "python.csv").read_bytes() == (tmp_path / "arrow.csv").read_bytes()
 
 
+def test_arrow_slices_join_in_order(tmp_path):
+    """Slices formatted by several threads make the same file as one slice per block."""
+    values = random_floats()
+    block = {"name": [f"item {index}" for index in range(len(values))], "value": values}
+    blocks = [block, {name: column[:5] for name, column in block.items()}, {"name": [], "value": np.array([])}]
+    write_arrow_csv(tmp_path / "whole.csv", blocks, slice_rows=10**9)
+    write_arrow_csv(tmp_path / "sliced.csv", blocks, slice_rows=7)
+    write_python_csv(tmp_path / "python.csv", blocks)
+    assert (tmp_path / "sliced.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "sliced.csv").read_bytes() == (tmp_path / "python.csv").read_bytes()
+
+
+def test_arrow_header_without_rows(tmp_path):
+    write_arrow_csv(tmp_path / "empty.csv", [{"name": [], "value": np.array([])}], slice_rows=7)
+    write_python_csv(tmp_path / "python.csv", [{"name": [], "value": np.array([])}])
+    assert (tmp_path / "empty.csv").read_bytes() == b'"name","value"\n'
+    assert (tmp_path / "python.csv").read_bytes() == b'"name","value"\n'
+
+
 def test_arrow_float_forms():
     assert arrow_float(1.0) == "1"
     assert arrow_float(1e-6) == "0.000001"
