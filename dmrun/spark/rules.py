@@ -15,7 +15,8 @@ from dmrun.errors import DataError
 from dmrun.spark.data import ITEMS, SparkBaskets
 from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable
-from dmrun.trainers.rules import effective_support, mining_result
+from dmrun.trainers.rules import effective_support
+from dmrun.trainers.rules_output import mining_result
 
 # The size check collects the min_count largest baskets; above this count it is skipped.
 MAX_CHECKED_BASKETS = 100_000

@@ -47,6 +47,25 @@ class ItemsetTable:
         counts = {k: np.asarray(found, dtype=np.int64) for k, (_, found) in grouped.items()}
         return cls(items, members, counts, n_transactions)
 
+    @classmethod
+    def from_flat(cls, items: list[str], lengths, members, counts, n_transactions: int) -> ItemsetTable:
+        """Build a table from flat sequences: each itemset's length, all item ids in a row, and the counts.
+
+        The ids of each itemset must be ascending. Itemsets keep their order within each length.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        members = np.asarray(members, dtype=np.int32)
+        counts = np.asarray(counts, dtype=np.int64)
+        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        grouped_members: dict[int, np.ndarray] = {}
+        grouped_counts: dict[int, np.ndarray] = {}
+        for k in np.flatnonzero(np.bincount(lengths)).tolist():
+            rows = np.flatnonzero(lengths == k)
+            grouped_members[k] = members[starts[rows][:, None] + np.arange(k)].reshape(len(rows), k)
+            grouped_counts[k] = counts[rows]
+        return cls(items, grouped_members, grouped_counts, n_transactions)
+
     def __len__(self) -> int:
         return sum(len(counts) for counts in self.counts.values())
 
@@ -63,14 +82,23 @@ class ItemsetTable:
         )
 
     def ordered(self) -> tuple[list[list[str]], np.ndarray]:
-        """Return the itemsets as item-name lists with counts, by descending count, then length, then names."""
-        names = self.items
-        rows: list[tuple[int, int, list[str]]] = []
+        """Return the itemsets as item-name lists with counts, by descending count, then length, then names.
+
+        Ids follow the sorted names and are ascending within an itemset, so comparing id rows
+        compares the name lists. Each length is sorted by count and ids, and one stable sort by
+        count merges the lengths in ascending order.
+        """
+        names = np.asarray(self.items, dtype=object)
+        named: list[list[str]] = []
+        counts = []
         for k in sorted(self.members):
-            for ids, count in zip(self.members[k].tolist(), self.counts[k].tolist()):
-                rows.append((-count, k, [names[index] for index in ids]))
-        rows.sort(key=lambda row: (row[0], row[1], row[2]))
-        return [row[2] for row in rows], np.asarray([-row[0] for row in rows], dtype=np.int64)
+            members, found = self.members[k], self.counts[k]
+            order = np.lexsort((*members.T[::-1], -found))
+            named += names[members[order]].tolist()
+            counts.append(found[order])
+        flat_counts = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        order = np.argsort(-flat_counts, kind="stable")
+        return [named[index] for index in order.tolist()], flat_counts[order]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 from helpers import read_json, run_folders, subprocess_env
 
 LAUNCHER = Path(__file__).with_name("forked_launch.py")
-RULES_MODULES = "dmrun.runner,dmrun.trainers.rules,dmrun.data.readers,mlxtend.frequent_patterns,mlxtend.preprocessing"
+RULES_MODULES = "dmrun.runner,dmrun.trainers.rules,dmrun.trainers.rules_output,dmrun.data.readers,mlxtend.frequent_patterns,mlxtend.preprocessing"
 RUN_FILES = ("run.json", "config.yaml", "data.json", "metrics.json", "log.txt")
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from dmrun.config.schema import RulesConfig
 from dmrun.trainers import rulegen
-from dmrun.trainers.rules import item_counts, mine_with_fim, mine_with_mlxtend, rules_with_mlxtend
+from dmrun.trainers.rules import item_counts, mine_with_fim, mine_with_mlxtend
+from dmrun.trainers.rules_output import rules_with_mlxtend
 
 
 def random_baskets(seed: int, count: int = 300, everywhere: tuple[str, ...] = ()) -> list[list[str]]:
@@ -136,6 +137,17 @@ def test_packed_rule_order_equals_lexsort(sort_by, monkeypatch):
     assert np.array_equal(packed.consequents, unpacked.consequents)
     names = [(rules_as_text(packed, i)) for i in range(len(packed))]
     assert len(set(names)) == len(names)
+
+
+def test_itemsets_ordered_by_count_length_names():
+    baskets = random_baskets(7, count=500, everywhere=("always",))
+    table = mine_with_fim(baskets, item_counts(baskets), settings(min_support=0.01), min_count(baskets, 0.01))
+    itemsets, counts = table.ordered()
+    pairs = list(zip(counts.tolist(), itemsets))
+    assert len(pairs) == len(table)
+    assert len(pairs) > 500
+    assert pairs == sorted(pairs, key=lambda pair: (-pair[0], len(pair[1]), pair[1]))
+    assert all(itemset == sorted(itemset) for itemset in itemsets)
 
 
 def test_no_rules_from_single_items():

@@ -66,7 +66,7 @@ def test_arrow_float_forms():
 
 
 def test_json_blocks_match_one_block(tmp_path):
-    from dmrun.trainers.rules import write_json_records
+    from dmrun.trainers.rules_output import write_json_records
 
     measures = np.array([0.5, math.inf, math.nan, 1 / 3, -0.0, 2.0, 1e-7])
     columns = {"items": [["a"], ["b", "é"], [], ["x"], ["y"], ["z"], ["w"]], "count": np.arange(7), "lift": measures}
@@ -85,7 +85,7 @@ def test_json_blocks_match_one_block(tmp_path):
 
 
 def test_json_without_records(tmp_path):
-    from dmrun.trainers.rules import write_json_records
+    from dmrun.trainers.rules_output import write_json_records
 
     write_json_records(tmp_path / "empty.json", [])
     write_json_records(tmp_path / "empty-block.json", [{"items": [], "lift": np.array([])}])
