@@ -175,6 +175,7 @@ def predict_run(
     """
     import numpy as np
 
+    from dmrun.data import file_format, reset_unread_options
     from dmrun.preprocess import FittedPreprocessing
 
     record = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
@@ -185,8 +186,12 @@ def predict_run(
         )
     config = _read_run_config(run)
     # A title line belongs to one file, so the training file's skip_rows is not carried over.
-    options = {"format": "auto", "skip_rows": 0, **{key: value for key, value in (reading or {}).items() if value is not None}}
-    config = config.model_copy(update={"dataset": config.dataset.model_copy(update=options)})
+    chosen = {key: value for key, value in (reading or {}).items() if value is not None}
+    dataset = config.dataset.model_copy(update={"format": "auto", "skip_rows": 0, **chosen})
+    # Options of the training file that the new file's format does not read are dropped. Those
+    # given for this prediction stay, so they are checked.
+    dataset = reset_unread_options(dataset, file_format(data_path, dataset), keep=set(chosen))
+    config = config.model_copy(update={"dataset": dataset})
     kind = config.model.type
     forecasting = kind == "rnn" and config.dataset.task == "forecasting"
     if labels_path is not None and (kind == "rules" or forecasting):

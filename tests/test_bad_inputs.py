@@ -183,6 +183,27 @@ CASES = {
     "skip-rows-parquet": config_case(
         "dataset: {path: t.parquet, target: y, skip_rows: 1}\nmodel: {type: tree}\n", 2, "read as parquet", **{"t.parquet": b"PAR1"}
     ),
+    "delimiter-parquet": config_case(
+        "dataset: {path: t.parquet, target: y, delimiter: ';'}\nmodel: {type: tree}\n",
+        2,
+        "delimiter applies to CSV, TSV or basket files, and t.parquet is read as parquet",
+        **{"t.parquet": b"PAR1"},
+    ),
+    "header-false-jsonl": config_case(
+        "dataset: {path: t.jsonl, target: y, header: false, columns: [x, y]}\nmodel: {type: tree}\n",
+        2,
+        "header applies to CSV, TSV, basket or Excel files, and t.jsonl is read as jsonl",
+        **{"t.jsonl": '{"x": 1, "y": "a"}\n'},
+    ),
+    "decimal-npy": config_case(
+        "dataset: {path: t.npy, decimal: ','}\nmodel: {type: kmeans}\n", 2, "remove dataset.decimal", **{"t.npy": b"\x93NUMPY"}
+    ),
+    "mine-delimiter-parquet": Case(
+        ["mine", "rules", "b.parquet", "--delimiter", ";", "--layout", "long", "--transaction-column", "t", "--item-column", "i"],
+        2,
+        "remove dataset.delimiter (or --delimiter)",
+        {"b.parquet": b"PAR1"},
+    ),
     "title-line": config_case(
         "dataset: {path: t.csv, target: label}\nmodel: {type: tree}\n", 3, "dataset.skip_rows: 1", **{"t.csv": "|a title\n" + TABLE}
     ),

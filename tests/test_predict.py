@@ -394,3 +394,25 @@ def test_run_skip_rows_not_reused(cli, write_config, iris_csv, tmp_path):
     result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
     assert result.exit_code == 0, result.output
     assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150
+
+
+def test_csv_options_not_applied_to_parquet(cli, write_config, iris_csv, tmp_path):
+    """A run trained on a semicolon, comma-decimal CSV predicts for a Parquet file of the same rows."""
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    frame = pd.read_csv(iris_csv)
+    frame.to_csv(tmp_path / "semicolon.csv", sep=";", decimal=",", index=False, encoding="latin-1")
+    config = write_config(
+        "dataset: {path: semicolon.csv, target: species, delimiter: ';', decimal: ',', encoding: latin-1}\n"
+        "model: {type: tree, max_depth: 3}\n"
+    )
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    frame.to_parquet(tmp_path / "iris.parquet")
+    result = cli("predict", "latest", tmp_path / "iris.parquet", "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150
+    chosen = cli("predict", "latest", tmp_path / "iris.parquet", "--encoding", "gbk", "--runs-dir", runs)
+    assert chosen.exit_code == 2
+    assert "encoding applies to CSV, TSV, basket, JSON Lines or ARFF files, and iris.parquet is read as parquet" in chosen.stderr
+    assert "remove dataset.encoding (or --encoding)" in chosen.stderr

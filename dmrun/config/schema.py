@@ -124,19 +124,25 @@ class DatasetConfig(StrictModel):
         "targets and regression otherwise; forecasting must be set explicitly.",
     )
     encoding: str = Field(
-        "utf-8", description="Text encoding of the file, such as utf-8 or gbk. A UTF-8 byte-order mark is removed."
+        "utf-8",
+        description="Text encoding of a CSV, TSV, basket, JSON Lines or ARFF file, such as utf-8 or gbk. A UTF-8 "
+        "byte-order mark is removed. Other formats reject another encoding.",
     )
-    decimal: Literal[".", ","] = Field(".", description="Decimal separator of numbers in the file, such as `,` in 5,1.")
+    decimal: Literal[".", ","] = Field(
+        ".", description="Decimal separator of numbers in a CSV, TSV or basket file, such as `,` in 5,1."
+    )
     delimiter: str | None = Field(
         None,
-        description="Field delimiter, one character (`\\t` or `tab` for a tab); detected from the first lines "
-        "when not set (`,` `;` tab `|`).",
+        description="Field delimiter of a CSV, TSV or basket file, one character (`\\t` or `tab` for a tab); "
+        "detected from the first lines when not set (`,` `;` tab `|`).",
     )
     missing_values: list[str] = Field(
         default_factory=lambda: list(MISSING_MARKERS),
         description="Cell values read as missing, in addition to empty cells.",
     )
-    header: bool = Field(True, description="Whether the first line of a table names the columns.")
+    header: bool = Field(
+        True, description="Whether the first line of a CSV, TSV, basket table or Excel sheet names the columns."
+    )
     skip_rows: int = Field(
         0, ge=0, description="Lines to skip at the start of a delimited text file, before the header, such as a title line."
     )

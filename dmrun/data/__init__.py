@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from dmrun.config.schema import DatasetConfig
@@ -47,13 +48,48 @@ def check_reference(config: DatasetConfig, base_dir: Path) -> None:
             resolve_file(config.model_copy(update={"path": config.labels}), base_dir, "dataset.labels")
 
 
-def check_skip_rows(config: DatasetConfig, kind: str, path: Path) -> None:
-    """Reject ``skip_rows`` for a file that is not read as lines of text."""
-    if config.skip_rows and kind not in ("csv", "tsv", "basket"):
-        raise ConfigError(
-            f"skip_rows applies to delimited text files, and {path.name} is read as {kind}",
-            hint="remove dataset.skip_rows (or --skip-rows)",
-        )
+# Dataset options that only some formats read: (option, command-line flag, default, the formats
+# that read it). Any other format would ignore the option without a word.
+FORMAT_OPTIONS = (
+    ("skip_rows", "--skip-rows", 0, ("csv", "tsv", "basket")),
+    ("delimiter", "--delimiter", None, ("csv", "tsv", "basket")),
+    ("decimal", "--decimal", ".", ("csv", "tsv", "basket")),
+    ("header", None, True, ("csv", "tsv", "basket", "xlsx")),
+    ("encoding", "--encoding", "utf-8", ("csv", "tsv", "basket", "jsonl", "arff")),
+)
+FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "xlsx": "Excel", "jsonl": "JSON Lines", "arff": "ARFF"}
+
+
+def _unread_options(config: DatasetConfig, kind: str) -> list[tuple[str, str | None, object, str]]:
+    """Return the options that ``kind`` files do not read but the config changes: name, flag, default, readers."""
+    unread = []
+    for option, flag, default, kinds in FORMAT_OPTIONS:
+        value = getattr(config, option)
+        changed = codecs.lookup(value).name != default if option == "encoding" else value != default
+        if changed and kind not in kinds:
+            names = [FORMAT_NAMES.get(name, name) for name in kinds]
+            unread.append((option, flag, default, f"{', '.join(names[:-1])} or {names[-1]}"))
+    return unread
+
+
+def check_format_options(config: DatasetConfig, kind: str, path: Path) -> None:
+    """Reject a dataset option that the file's format does not read, such as a delimiter for Parquet."""
+    for option, flag, _, readers in _unread_options(config, kind):
+        where = f"dataset.{option}" + (f" (or {flag})" if flag else "")
+        raise ConfigError(f"{option} applies to {readers} files, and {path.name} is read as {kind}", hint=f"remove {where}")
+
+
+def reset_unread_options(config: DatasetConfig, kind: str, keep: set[str]) -> DatasetConfig:
+    """Return ``config`` with the options that ``kind`` files do not read set back to their defaults.
+
+    Options named in ``keep`` stay, so that ``check_format_options`` can reject them. ``dmrun
+    predict`` uses this for the options it inherits from the training file, which may be of
+    another format.
+    """
+    update = {option: default for option, _, default, _ in _unread_options(config, kind) if option not in keep}
+    if "header" in update:
+        update["columns"] = None
+    return config.model_copy(update=update) if update else config
 
 
 def check_header_columns(config: DatasetConfig, base_dir: Path) -> None:
@@ -75,7 +111,7 @@ def check_header_columns(config: DatasetConfig, base_dir: Path) -> None:
         return
     path = resolve_file(config, base_dir)
     kind = file_format(path, config)
-    check_skip_rows(config, kind, path)
+    check_format_options(config, kind, path)
     if not config.header or kind not in ("csv", "tsv") or path.name.lower().endswith(".gz"):
         return
     check_signature(path, kind)  # a Parquet file named .csv, or an empty file, is named as train names it
@@ -227,7 +263,7 @@ def read_file(path: Path, config: DatasetConfig, base_dir: Path | None = None, s
 def read_table_file(path: Path, config: DatasetConfig, kind: str, base_dir: Path | None) -> Table:
     from dmrun.data import formats, readers
 
-    check_skip_rows(config, kind, path)
+    check_format_options(config, kind, path)
     if kind == "parquet":
         return formats.read_parquet(path, config)
     if kind == "jsonl":
