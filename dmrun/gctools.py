@@ -1,4 +1,4 @@
-"""Control of Python's cyclic garbage collector around bulk object creation.
+"""Control of Python's cyclic garbage collector around bulk object creation, and of freed C memory.
 
 Reading a basket file creates a list per basket and a string per item: millions of objects
 that form no reference cycles. Each time enough new objects pile up, the collector walks the
@@ -43,3 +43,23 @@ def collector_paused() -> Iterator[None]:
             gc.freeze()
         if enabled:
             gc.enable()
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free memory back to the system, where the C library is glibc.
+
+    Joining the chunks of a large table frees the chunks, hundreds of small arrays, but glibc
+    keeps the freed heap memory for later use. NumPy takes its large arrays from fresh memory
+    maps instead, so without this the freed memory still counted towards the peak.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None or "libc.so" not in name:
+        return
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return  # not glibc: musl and others have no malloc_trim
+    trim(0)

@@ -14,7 +14,8 @@ from typing import Any
 from dmrun.config.schema import ExperimentConfig
 from dmrun.data.types import Table
 from dmrun.errors import ConfigError, DataError
-from dmrun.preprocess import FittedPreprocessing, fit_preprocessing
+from dmrun.gctools import release_free_memory
+from dmrun.preprocess import FittedPreprocessing, fit_preprocessing, missing_counts
 from dmrun.suggest import closest_hint
 
 logger = logging.getLogger(__name__)
@@ -110,10 +111,9 @@ def _require_target(table: Table, config: ExperimentConfig) -> str:
 
 
 def describe_columns(frame) -> list[dict[str, Any]]:
-    missing = frame.isna().sum()
     return [
-        {"name": str(column), "dtype": str(dtype), "missing": int(count)}
-        for (column, dtype), count in zip(frame.dtypes.items(), missing.to_numpy())
+        {"name": str(column), "dtype": str(dtype), "missing": count}
+        for (column, dtype), count in zip(frame.dtypes.items(), missing_counts(frame))
     ]
 
 
@@ -405,6 +405,7 @@ def prepare_supervised(table: Table, config: ExperimentConfig, sparse: bool = Fa
                 f"class(es) {', '.join(absent)} have no rows in the training split, so the model cannot predict them"
             )
     preprocessing = fit_preprocessing(config.preprocess, features.iloc[train])
+    release_free_memory()  # the copy of the training rows that the steps were fitted on
     summary.update(
         target=target,
         task=task,
@@ -697,23 +698,31 @@ def check_finite(frame, role: str) -> None:
 
     Rows are counted from 1 in file order, over the data rows (the header line is not counted).
     Missing values (NaN) are left to the preprocessing checks, because an impute step fills them.
+    The float columns are checked one at a time, so no float64 copy of the whole frame is made.
     """
     import numpy as np
-    import pandas as pd
 
-    numeric = [column for column in frame.columns if pd.api.types.is_float_dtype(frame[column])]
-    if not numeric:
+    first = None  # (row position, column position, value) of the first infinity in row order
+    total = 0
+    for position, dtype in enumerate(frame.dtypes.tolist()):
+        if getattr(dtype, "kind", "") != "f":
+            continue
+        values = frame.iloc[:, position].to_numpy(dtype=np.float64)
+        infinite = np.flatnonzero(np.isinf(values))
+        if not len(infinite):
+            continue
+        total += len(infinite)
+        row = int(infinite[0])
+        if first is None or row < first[0]:
+            first = (row, position, values[row])
+    if first is None:
         return
-    values = frame[numeric].to_numpy(dtype=np.float64)
-    infinite = np.isinf(values)
-    if not infinite.any():
-        return
-    row, column = (int(index) for index in np.argwhere(infinite)[0])
+    row, position, value = first
     label = frame.index[row]
     number = int(label) + 1 if isinstance(label, (int, np.integer)) else row + 1
     raise DataError(
-        f"{role} column '{numeric[column]}' has the non-finite value {values[row, column]} at row {number} "
-        f"({int(infinite.sum())} such value(s) in all)",
+        f"{role} column '{frame.columns[position]}' has the non-finite value {value} at row {number} "
+        f"({total} such value(s) in all)",
         hint="replace infinite values in the file, or mark them as missing with dataset.missing_values",
     )
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from dmrun.config.schema import DatasetConfig
 from dmrun.data.types import Baskets, Table
 from dmrun.errors import DataError
-from dmrun.gctools import collector_paused
+from dmrun.gctools import collector_paused, release_free_memory
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
     else:
         frame.columns = _headerless_names(frame.shape[1], config.columns, path)
     rows_read = len(frame)
-    frame = frame.dropna(how="all")
+    frame = _drop_empty_rows(frame)
     if frame.empty:
         raise DataError(f"{path.name} has a header but 0 data rows")
     # A delimiter at the end of the header and of every row makes a column with no name and no
@@ -304,6 +304,23 @@ def read_table(path: Path, config: DatasetConfig, delimiter: str | None) -> Tabl
             **({"empty_columns_dropped": empty_columns} if empty_columns else {}),
         },
     )
+
+
+def _drop_empty_rows(frame):
+    """Return ``frame`` without the rows whose cells are all missing, and ``frame`` itself when there are none.
+
+    ``DataFrame.dropna(how="all")`` built a mask of every cell and then copied the whole frame
+    even when no row was empty: about 160 MB more for a 200 MB CSV of 785 integer columns. Here the
+    mask is one column wide, and the scan stops at the first column without missing values.
+    """
+    import numpy as np
+
+    empty = np.ones(len(frame), dtype=bool)
+    for position in range(frame.shape[1]):
+        empty &= frame.iloc[:, position].isna().to_numpy()
+        if not empty.any():
+            return frame
+    return frame.loc[~empty]
 
 
 # Cells parsed per chunk of rows. pandas keeps a chunk's text as strings until it becomes
@@ -345,6 +362,7 @@ def _parse_in_chunks(path: Path, options: dict, rows_per_chunk: int):
             _align_categories(chunks, position)
     frame = pd.concat(chunks)
     chunks.clear()
+    release_free_memory()
     # A column read as numbers in some chunks and text in others can concatenate to text.
     _text_to_categories(frame)
     return frame

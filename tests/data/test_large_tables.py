@@ -341,3 +341,56 @@ def test_missing_test_values_keep_dense(tmp_path):
     assert isinstance(data.X_train, np.ndarray)
     assert isinstance(data.X_test, np.ndarray)
     assert np.isnan(data.X_test).sum() == 1
+
+
+def test_sparse_without_steps_equals_dense(tmp_path, monkeypatch):
+    """Without steps, narrow integer columns reach the matrices without being widened, with equal values."""
+    monkeypatch.setattr(preprocess, "TRANSFORM_BATCH_CELLS", 5000)
+    path = tmp_path / "pixels.csv"
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(600, 20)) * (rng.random((600, 20)) < 0.3)
+    frame = pd.DataFrame(pixels, columns=[f"p{index}" for index in range(20)])
+    frame["label"] = np.arange(600) % 3
+    frame.to_csv(path, index=False)
+    table = read(path, target="label")
+    assert table.frame["p0"].dtype == np.int16
+    config = ExperimentConfig.model_validate(
+        {"name": "pixels", "dataset": {"path": str(path), "target": "label"}, "model": {"type": "tree"}}
+    )
+    dense = prepare.prepare_supervised(table, config)
+    packed = prepare.prepare_supervised(table, config, sparse=True)
+    assert packed.X_train.format == "csc"
+    np.testing.assert_array_equal(packed.X_train.toarray(), dense.X_train.astype(np.float32))
+    np.testing.assert_array_equal(packed.X_test.toarray(), dense.X_test.astype(np.float32))
+
+
+def test_missing_counts_per_column():
+    frame = pd.DataFrame(
+        {
+            "small": np.array([1, 2, 3], dtype=np.int8),
+            "real": [1.0, np.nan, np.nan],
+            "text": pd.Categorical(["a", None, "b"]),
+            "flag": [True, False, True],
+        }
+    )
+    assert preprocess.missing_counts(frame) == [0, 2, 1, 0]
+    assert preprocess.missing_counts(frame) == frame.isna().sum().tolist()
+
+
+def test_first_infinity_in_row_order():
+    frame = pd.DataFrame({"a": [1.0, 2.0, np.inf, np.inf], "b": [0.0, -np.inf, 1.0, 2.0], "c": [1, 2, 3, 4]})
+    with pytest.raises(DataError) as raised:
+        prepare.check_finite(frame, "feature")
+    assert "feature column 'b' has the non-finite value -inf at row 2 (3 such value(s) in all)" in str(raised.value)
+    prepare.check_finite(frame.assign(a=1.0, b=0.0), "feature")
+
+
+def test_empty_rows_dropped_without_copy(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("x,y,z\n1,2,a\n,,\n3,,b\n,,\n", encoding="utf-8")
+    table = read(path)
+    assert table.frame["x"].tolist() == [1.0, 3.0]
+    assert table.summary["empty_rows_dropped"] == 2
+    full = pd.DataFrame({"x": [1, 2], "y": [np.nan, 3.0]})
+    assert readers._drop_empty_rows(full) is full
+
