@@ -11,6 +11,7 @@ a generation that collections skip. Reference counting still frees them when the
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 from typing import Iterator
 
@@ -52,14 +53,17 @@ def release_free_memory() -> None:
     keeps the freed heap memory for later use. NumPy takes its large arrays from fresh memory
     maps instead, so without this the freed memory still counted towards the peak.
     """
-    import ctypes
-    import ctypes.util
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
-    name = ctypes.util.find_library("c")
-    if name is None or "libc.so" not in name:
-        return
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """Return glibc's ``malloc_trim`` from the symbols already loaded, or None elsewhere (musl, macOS, Windows)."""
+    import ctypes
+
     try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
-        return  # not glibc: musl and others have no malloc_trim
-    trim(0)
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
