@@ -201,7 +201,7 @@ CASES = {
     "mine-delimiter-parquet": Case(
         ["mine", "rules", "b.parquet", "--delimiter", ";", "--layout", "long", "--transaction-column", "t", "--item-column", "i"],
         2,
-        "remove dataset.delimiter (or --delimiter)",
+        "remove dataset.delimiter from the config (or --delimiter from the command line)",
         {"b.parquet": b"PAR1"},
     ),
     "title-line": config_case(

@@ -415,4 +415,4 @@ def test_csv_options_not_applied_to_parquet(cli, write_config, iris_csv, tmp_pat
     chosen = cli("predict", "latest", tmp_path / "iris.parquet", "--encoding", "gbk", "--runs-dir", runs)
     assert chosen.exit_code == 2
     assert "encoding applies to CSV, TSV, basket, JSON Lines or ARFF files, and iris.parquet is read as parquet" in chosen.stderr
-    assert "remove dataset.encoding (or --encoding)" in chosen.stderr
+    assert "remove dataset.encoding from the config (or --encoding from the command line)" in chosen.stderr

@@ -61,7 +61,8 @@ class BasketConfig(StrictModel):
         description="How a basket file holds transactions: `lines` (one transaction per line), `long` "
         "(one row per transaction id and item), `onehot` (one 0/1 or true/false column per item) or "
         "`quantity` (one column per item; a quantity above 0 means present, negative ones are reported). "
-        "`auto` reads .csv/.tsv/.parquet tables as `long` when `transaction_column` is set, else as lines.",
+        "`auto` reads .csv/.tsv/.parquet tables as `long` when `transaction_column` is set, else as lines, "
+        "and rejects a comma-separated file whose first lines look like a table with a header row.",
     )
     transaction_column: str | None = Field(
         None,

@@ -75,7 +75,7 @@ def _unread_options(config: DatasetConfig, kind: str) -> list[tuple[str, str | N
 def check_format_options(config: DatasetConfig, kind: str, path: Path) -> None:
     """Reject a dataset option that the file's format does not read, such as a delimiter for Parquet."""
     for option, flag, _, readers in _unread_options(config, kind):
-        where = f"dataset.{option}" + (f" (or {flag})" if flag else "")
+        where = f"dataset.{option} from the config" + (f" (or {flag} from the command line)" if flag else "")
         raise ConfigError(f"{option} applies to {readers} files, and {path.name} is read as {kind}", hint=f"remove {where}")
 
 
@@ -303,6 +303,7 @@ def read_basket_file(path: Path, config: DatasetConfig, base_dir: Path | None) -
             delimiter=config.delimiter,
             ignore_items=config.baskets.ignore_items,
             skip_rows=config.skip_rows,
+            reject_tables=config.baskets.layout == "auto",
         )
     table_kind = file_format(path, config.model_copy(update={"format": "auto"}))
     if table_kind == "basket":

@@ -555,6 +555,7 @@ def read_baskets(
     delimiter: str | None = None,
     ignore_items: list[str] | None = None,
     skip_rows: int = 0,
+    reject_tables: bool = False,
 ) -> Baskets:
     """Read one transaction per line, after the first ``skip_rows`` lines.
 
@@ -562,6 +563,8 @@ def read_baskets(
     of the first lines has one (with CSV quoting), and otherwise by runs of whitespace, as in the
     FIMI ``.dat`` files. Items are trimmed, duplicates within a basket are collapsed, and blank
     items, the items in ``ignore_items`` and empty baskets are dropped and counted in the summary.
+    With ``reject_tables`` (the layout was not chosen), a file whose first lines look like a
+    table with a header row is rejected, because its header and numbers would be mined as items.
     """
     raw = read_bytes(path)
     text = decode(raw, encoding, path)
@@ -575,6 +578,8 @@ def read_baskets(
         delimiter = "," if any("," in line for line in lines[:1000]) else "whitespace"
     # str.split() already trims and never yields blank items, so build_baskets can skip both.
     trimmed = delimiter == "whitespace"
+    if reject_tables and not trimmed:
+        check_not_table(list(csv.reader(lines[:TABLE_SAMPLE_LINES], delimiter=delimiter)), path.name)
     rows = (line.split() for line in lines) if trimmed else csv.reader(lines, delimiter=delimiter)
     counts = {"ignored_items_dropped": 0}
     if ignore_items:
@@ -585,6 +590,56 @@ def read_baskets(
     summary = baskets.summary
     summary.update(counts, rows_read=summary["transactions"] + summary["empty_baskets_dropped"])
     return baskets
+
+
+# Lines of a basket file looked at to tell a table with a header row from one basket per line.
+TABLE_SAMPLE_LINES = 1000
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_not_table(rows: list[list[str]], name: str) -> None:
+    """Reject lines that look like a table with a header row rather than one basket per line.
+
+    A table has lines of equal width, a first line of distinct names that are not numbers, and
+    at least one column of numbers below it: transaction ids, quantities or 0/1 flags. Read as
+    baskets, its header would be one more basket and its numbers would become items.
+    """
+    if len(rows) < 3:
+        return
+    header, body = [cell.strip() for cell in rows[0]], rows[1:]
+    width = len(header)
+    if width < 2 or any(len(row) != width for row in body):
+        return
+    if len(set(header)) < width or any(not cell or _is_number(cell) for cell in header):
+        return
+    numeric = [
+        position for position in range(width)
+        if all(_is_number(row[position].strip()) for row in body if row[position].strip())
+        and any(row[position].strip() for row in body)
+    ]
+    if not numeric:
+        return
+    text = [position for position in range(width) if position not in numeric]
+    if text:  # one row per item: a transaction id column and an item column
+        item = header[text[0]] if len(text) == 1 else f"NAME (one of {', '.join(header[position] for position in text)})"
+        option = f"--layout long --transaction-column {header[numeric[0]]} --item-column {item}"
+    else:  # one column per item, holding 0/1 flags or quantities
+        flags = all(row[position].strip() in ("", "0", "1") for row in body for position in range(1, width))
+        option = f"--layout {'onehot' if flags else 'quantity'} --transaction-column {header[0]}"
+    raise DataError(
+        f"{name} looks like a table, not one basket per line: its first {len(rows)} lines all have {width} fields, "
+        f"the first names columns ({', '.join(header[:4])}{', ...' if width > 4 else ''}) and column "
+        f"'{header[numeric[0]]}' holds numbers. Read as baskets, its header and numbers would be mined as items",
+        hint=f"read it as a table with {option} (dataset.baskets.layout and transaction_column), "
+        "or set --layout lines to mine every line as a basket",
+    )
 
 
 def build_baskets(

@@ -232,6 +232,43 @@ def test_mine_cli_rejects_unknown_layout(tmp_path, cli):
     assert "did you mean 'quantity'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("text", "option"),
+    [
+        (QUANTITIES, "--layout quantity --transaction-column invoice"),
+        (LONG, "--layout long --transaction-column order_id --item-column item"),
+        ("id,milk,bread\n1,1,0\n2,1,1\n3,0,1\n", "--layout onehot --transaction-column id"),
+    ],
+    ids=["quantity", "long", "onehot"],
+)
+def test_table_not_mined_as_lines(tmp_path, cli, text, option):
+    """Without a layout, a table with a header row is rejected, and the hint names the layout that reads it."""
+    (tmp_path / "table.csv").write_text(text, encoding="utf-8")
+    result = cli("mine", "itemsets", tmp_path / "table.csv", "--support", "0.3", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "table.csv looks like a table, not one basket per line" in result.stderr
+    assert f"read it as a table with {option}" in result.stderr
+    hinted = cli("mine", "itemsets", tmp_path / "table.csv", *option.split(), "--support", "0.3", "--runs-dir", tmp_path / "runs")
+    assert hinted.exit_code == 0, hinted.stderr
+    as_lines = cli("mine", "itemsets", tmp_path / "table.csv", "--layout", "lines", "--support", "0.3", "--runs-dir", tmp_path / "runs")
+    assert as_lines.exit_code == 0, as_lines.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1,2,3\n4,5,6\n7,8,9\n",  # numeric items on every line, the first one included
+        "milk,bread,eggs\nbeer,chips,salsa\ntea,milk,bread\n",  # equal widths, no numbers
+        "milk,bread\n1,2,3\n4,5\n",  # unequal widths
+    ],
+    ids=["numbers", "words", "ragged"],
+)
+def test_baskets_of_equal_width_accepted(tmp_path, cli, text):
+    (tmp_path / "baskets.csv").write_text(text, encoding="utf-8")
+    result = cli("mine", "itemsets", tmp_path / "baskets.csv", "--support", "0.3", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.stderr
+
+
 def test_sample_of_transactions(tmp_path, write_config):
     lines = "".join(f"bread,item{index % 5}\n" for index in range(100))
     (tmp_path / "many.csv").write_text(lines, encoding="utf-8")
