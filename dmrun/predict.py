@@ -157,6 +157,27 @@ def warn_unseen_categories(pipeline, frame, source: str) -> None:
                     )
 
 
+def not_finite_error(features, names: list[str], config) -> DataError:
+    """Describe the rows and columns whose features are missing or infinite after preprocessing."""
+    import numpy as np
+
+    bad = ~np.isfinite(features)
+    rows = np.flatnonzero(bad.any(axis=1))
+    columns = [names[position] for position in np.flatnonzero(bad.any(axis=0))]
+    row_list = ", ".join(str(row + 1) for row in rows[:5].tolist()) + (", ..." if len(rows) > 5 else "")
+    where = f"row {row_list} has" if len(rows) == 1 else f"{len(rows)} rows ({row_list}) have"
+    listed = ", ".join(f"'{column}'" for column in columns[:5]) + (", ..." if len(columns) > 5 else "")
+    hint = "fill them in the file, or train with an impute step"
+    if any(step.step == "impute" for step in config.preprocess):
+        hint = (
+            "fill them in the file, or train again with the columns listed in the impute step's `columns`; "
+            "without `columns`, it fills only the columns that had missing values in the training split"
+        )
+    return DataError(
+        f"{where} missing or infinite feature values after preprocessing, in column(s) {listed}", hint=hint
+    )
+
+
 def predict_run(
     run: Path, data_path: Path, labels_path: Path | None = None, reading: dict[str, Any] | None = None
 ) -> Predictions:
@@ -232,11 +253,7 @@ def predict_run(
         warn_unseen_categories(pipeline, frame, data_path.name)
     features = preprocessing.transform(frame)
     if not np.isfinite(features).all():
-        rows = sorted(set(np.argwhere(~np.isfinite(features))[:, 0].tolist()))[:5]
-        raise DataError(
-            f"rows {', '.join(str(row + 1) for row in rows)} have missing or infinite feature values after preprocessing",
-            hint="fill them, or train with an impute step",
-        )
+        raise not_finite_error(features, columns["output_columns"], config)
 
     if kind == "kmeans":
         model = sklearn_format.load(run / "model" / "estimator.json")

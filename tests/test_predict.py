@@ -416,3 +416,22 @@ def test_csv_options_not_applied_to_parquet(cli, write_config, iris_csv, tmp_pat
     assert chosen.exit_code == 2
     assert "encoding applies to CSV, TSV, basket, JSON Lines or ARFF files, and iris.parquet is read as parquet" in chosen.stderr
     assert "remove dataset.encoding from the config (or --encoding from the command line)" in chosen.stderr
+
+
+def test_missing_value_after_impute_named(cli, write_config, iris_csv, tmp_path):
+    """An impute step without columns leaves a value missing only in new data, and the error gives the reason."""
+    runs = tmp_path / "runs"
+    text = iris_csv.read_text(encoding="utf-8").splitlines()
+    text[5] = "," + text[5].split(",", 1)[1]  # one missing sepal_length in the training file
+    (tmp_path / "gappy.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    config = write_config(
+        "dataset: {path: gappy.csv, target: species}\n"
+        "preprocess: [{step: impute, strategy: median}]\nmodel: {type: tree, max_depth: 3}\n"
+    )
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    new = text[:1] + [text[1].replace(text[1].split(",")[1], "", 1)] + text[2:4]  # sepal_width missing in row 1
+    (tmp_path / "new.csv").write_text("\n".join(new) + "\n", encoding="utf-8")
+    result = cli("predict", "latest", tmp_path / "new.csv", "--runs-dir", runs)
+    assert result.exit_code == 3
+    assert "row 1 has missing or infinite feature values after preprocessing, in column(s) 'sepal_width'" in result.stderr
+    assert "it fills only the columns that had missing values in the training split" in result.stderr

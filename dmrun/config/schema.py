@@ -209,7 +209,9 @@ class ImputeStep(StrictModel):
     )
     fill_value: float | str | None = Field(None, description="Value used by the `constant` strategy.")
     columns: list[str] | None = Field(
-        None, description="Columns to impute; default: every column the strategy applies to."
+        None,
+        description="Columns to impute; default: the columns the strategy applies to that have missing values "
+        "in the training split. List columns here to also fill values missing only in new data.",
     )
 
 
