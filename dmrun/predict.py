@@ -86,6 +86,17 @@ def _read_table(config: ExperimentConfig, data_path: Path, labels_path: Path | N
     return frame.drop(columns=split_columns)
 
 
+def _delimiter_in_name(present: list[str], missing: list[str]) -> str | None:
+    """Return the delimiter that splits a lone column name into the missing columns, if one does."""
+    if len(present) != 1:
+        return None
+    for delimiter in (",", ";", "\t", "|"):
+        parts = [part.strip() for part in present[0].split(delimiter)]
+        if len(parts) > 1 and set(missing) <= set(parts):
+            return delimiter
+    return None
+
+
 def check_columns(
     frame, expected: list[str], target: str | None, trained_numeric: set[str], source: str = "the data", decimal: str = "."
 ) -> None:
@@ -96,10 +107,11 @@ def check_columns(
     missing = [column for column in expected if column not in present]
     extra = [column for column in present if column not in expected and column != target]
     if missing:
-        raise DataError(
-            f"{source}: column(s) missing: {', '.join(missing)}",
-            hint="the data must have the columns the model was trained on: " + ", ".join(expected),
-        )
+        hint = "the data must have the columns the model was trained on: " + ", ".join(expected)
+        split = _delimiter_in_name(present, missing)
+        if split is not None:
+            hint = f"the file looks {split!r}-separated, but it was read with the run's delimiter; pass --delimiter {split!r}"
+        raise DataError(f"{source}: column(s) missing: {', '.join(missing)}", hint=hint)
     if extra:
         raise DataError(
             f"{source}: column(s) the model was not trained on: {', '.join(extra)}",
@@ -157,6 +169,18 @@ def warn_unseen_categories(pipeline, frame, source: str) -> None:
                     )
 
 
+def _training_format(dataset: DatasetConfig) -> str | None:
+    """Return the format the run's data file was read as, or None for a built-in dataset."""
+    from dmrun.data import file_format
+
+    if dataset.path is None:
+        return None
+    try:
+        return file_format(Path(dataset.path), dataset)
+    except DataError:
+        return None
+
+
 def not_finite_error(features, names: list[str], config) -> DataError:
     """Describe the rows and columns whose features are missing or infinite after preprocessing."""
     import numpy as np
@@ -185,8 +209,10 @@ def predict_run(
 
     ``labels_path`` is the labels file of IDX or .npy data: its values become the target
     column, so the predictions are scored. The new file is read with the run's dataset options,
-    except that its format is inferred from its name and no lines are skipped; ``reading``
-    replaces any of ``format``, ``encoding``, ``sheet``, ``decimal`` and ``skip_rows``.
+    except that its format is inferred from its name, no lines are skipped, and the training
+    file's reading options (delimiter, decimal, header, encoding) carry over only to a file of
+    the same format. ``reading`` replaces any of ``format``, ``encoding``, ``sheet``,
+    ``decimal``, ``delimiter`` and ``skip_rows``.
 
     Raises:
         ConfigError: for a run whose algorithm has no predict step, a missing data or labels
@@ -208,10 +234,13 @@ def predict_run(
     config = _read_run_config(run)
     # A title line belongs to one file, so the training file's skip_rows is not carried over.
     chosen = {key: value for key, value in (reading or {}).items() if value is not None}
+    trained_on = _training_format(config.dataset)
     dataset = config.dataset.model_copy(update={"format": "auto", "skip_rows": 0, **chosen})
-    # Options of the training file that the new file's format does not read are dropped. Those
-    # given for this prediction stay, so they are checked.
-    dataset = reset_unread_options(dataset, file_format(data_path, dataset), keep=set(chosen))
+    # The reading options of the training file describe that file. A file of another format
+    # does not inherit them, and one of the same format inherits only those its format reads.
+    # Options given for this prediction stay, so they are checked.
+    kind = file_format(data_path, dataset)
+    dataset = reset_unread_options(dataset, kind if kind == trained_on else None, keep=set(chosen))
     config = config.model_copy(update={"dataset": dataset})
     kind = config.model.type
     forecasting = kind == "rnn" and config.dataset.task == "forecasting"

@@ -435,3 +435,36 @@ def test_missing_value_after_impute_named(cli, write_config, iris_csv, tmp_path)
     assert result.exit_code == 3
     assert "row 1 has missing or infinite feature values after preprocessing, in column(s) 'sepal_width'" in result.stderr
     assert "it fills only the columns that had missing values in the training split" in result.stderr
+
+
+def test_delimiter_option_and_hint(cli, write_config, iris_csv, tmp_path):
+    """A run trained on a semicolon CSV reads a comma CSV with --delimiter, and the error without it says so."""
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    pd.read_csv(iris_csv).to_csv(tmp_path / "semicolon.csv", sep=";", index=False)
+    config = write_config("dataset: {path: semicolon.csv, target: species, delimiter: ';'}\nmodel: {type: tree, max_depth: 3}\n")
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    unread = cli("predict", "latest", iris_csv, "--runs-dir", runs)
+    assert unread.exit_code == 3
+    assert "the file looks ','-separated, but it was read with the run's delimiter; pass --delimiter ','" in unread.stderr
+    result = cli("predict", "latest", iris_csv, "--delimiter", ",", "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    invalid = cli("predict", "latest", iris_csv, "--delimiter", ",,", "--runs-dir", runs)
+    assert invalid.exit_code == 2
+    assert "invalid value for --delimiter" in invalid.stderr
+
+
+def test_options_of_another_format_not_inherited(cli, write_config, tmp_path):
+    """A JSON Lines file is read as UTF-8 even when the run was trained on a GBK CSV."""
+    import json
+
+    runs = tmp_path / "runs"
+    rows = [{"长度": float(index % 7), "类别": "甲" if index % 2 else "乙"} for index in range(40)]
+    (tmp_path / "gbk.csv").write_bytes(("长度,类别\n" + "".join(f"{row['长度']},{row['类别']}\n" for row in rows)).encode("gbk"))
+    config = write_config("dataset: {path: gbk.csv, target: 类别, encoding: gbk}\nmodel: {type: tree, max_depth: 2}\n")
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows[:5]), encoding="utf-8")
+    result = cli("predict", "latest", tmp_path / "new.jsonl", "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    assert "甲" in result.stdout

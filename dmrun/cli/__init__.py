@@ -432,6 +432,9 @@ def predict(
     encoding: Optional[str] = typer.Option(None, "--encoding", help="Text encoding of DATA; default: the run's dataset.encoding."),
     sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel worksheet of DATA, by name or 0-based index; default: the run's dataset.sheet."),
     decimal: Optional[str] = typer.Option(None, "--decimal", help="Decimal separator of numbers in DATA, . or ,; default: the run's dataset.decimal."),
+    delimiter: Optional[str] = typer.Option(
+        None, "--delimiter", help="Field delimiter of a CSV or TSV DATA file (\\t or tab for a tab); default: the run's dataset.delimiter."
+    ),
     skip_rows: int = typer.Option(
         0, "--skip-rows", help="Lines to skip at the start of a text DATA file, such as a title line (the run's own skip_rows is not reused)."
     ),
@@ -454,6 +457,7 @@ def predict(
         "encoding": encoding,
         "sheet": _sheet(sheet),
         "decimal": decimal,
+        "delimiter": _delimiter(delimiter),
         "skip_rows": _skip_rows(skip_rows),
     }
     result = predict_run(resolve_run(run, _runs_dir(runs_dir)), data, labels, reading)
@@ -472,6 +476,18 @@ def predict(
         sys.stdout.write(result.frame.to_csv(index=False))
     if result.metrics is not None:
         output.print_metrics(result.metrics, title="metrics on the given targets")
+
+
+def _delimiter(value: str | None) -> str | None:
+    """Check a ``--delimiter`` value as ``dataset.delimiter`` is checked; ``\\t`` and ``tab`` mean a tab."""
+    if value is None:
+        return None
+    from dmrun.config.schema import checked_delimiter
+
+    try:
+        return checked_delimiter(value)
+    except ValueError as err:
+        raise ConfigError(f"invalid value for --delimiter: {err}") from None
 
 
 def _skip_rows(value: int) -> int:

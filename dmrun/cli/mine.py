@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _runs_dir, _skip_rows, _state, execute, handle_errors, mine_app
+from dmrun.cli import JSON_HELP, RUNS_DIR_HELP, _delimiter, _runs_dir, _skip_rows, _state, execute, handle_errors, mine_app
 from dmrun.errors import ConfigError
 from dmrun.suggest import closest_hint
 
@@ -68,12 +68,7 @@ def _dataset_section(
     check_encoding(encoding, "--encoding")
     section: dict[str, Any] = {"path": str(path.resolve()), "format": "basket", "encoding": encoding}
     if delimiter is not None:
-        from dmrun.config.schema import checked_delimiter
-
-        try:
-            section["delimiter"] = checked_delimiter(delimiter)
-        except ValueError as err:
-            raise ConfigError(f"invalid value for --delimiter: {err}") from None
+        section["delimiter"] = _delimiter(delimiter)
     if baskets:
         section["baskets"] = baskets
     if skip_rows:

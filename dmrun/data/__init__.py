@@ -60,13 +60,16 @@ FORMAT_OPTIONS = (
 FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "xlsx": "Excel", "jsonl": "JSON Lines", "arff": "ARFF"}
 
 
-def _unread_options(config: DatasetConfig, kind: str) -> list[tuple[str, str | None, object, str]]:
-    """Return the options that ``kind`` files do not read but the config changes: name, flag, default, readers."""
+def _unread_options(config: DatasetConfig, kind: str | None) -> list[tuple[str, str | None, object, str]]:
+    """Return the options that ``kind`` files (any file for None) do not read but the config changes.
+
+    Each is given as (name, flag, default, the formats that read it).
+    """
     unread = []
     for option, flag, default, kinds in FORMAT_OPTIONS:
         value = getattr(config, option)
         changed = codecs.lookup(value).name != default if option == "encoding" else value != default
-        if changed and kind not in kinds:
+        if changed and (kind is None or kind not in kinds):
             names = [FORMAT_NAMES.get(name, name) for name in kinds]
             unread.append((option, flag, default, f"{', '.join(names[:-1])} or {names[-1]}"))
     return unread
@@ -79,12 +82,12 @@ def check_format_options(config: DatasetConfig, kind: str, path: Path) -> None:
         raise ConfigError(f"{option} applies to {readers} files, and {path.name} is read as {kind}", hint=f"remove {where}")
 
 
-def reset_unread_options(config: DatasetConfig, kind: str, keep: set[str]) -> DatasetConfig:
+def reset_unread_options(config: DatasetConfig, kind: str | None, keep: set[str]) -> DatasetConfig:
     """Return ``config`` with the options that ``kind`` files do not read set back to their defaults.
 
-    Options named in ``keep`` stay, so that ``check_format_options`` can reject them. ``dmrun
-    predict`` uses this for the options it inherits from the training file, which may be of
-    another format.
+    With ``kind`` None, every such option is reset. Options named in ``keep`` stay, so that
+    ``check_format_options`` can reject them. ``dmrun predict`` uses this for the options it
+    inherits from the training file, which may be of another format.
     """
     update = {option: default for option, _, default, _ in _unread_options(config, kind) if option not in keep}
     if "header" in update:
