@@ -526,8 +526,18 @@ def _text_column_hint(frame, columns: list[str]) -> str:
 
     for column in columns:
         values = frame[column].dropna().sort_index().astype(str)  # file order; the training split is shuffled
-        if len(values) and pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all():
-            return f"column '{column}' contains numbers with a decimal comma, such as {values.iloc[0]!r}: set dataset.decimal: ','"
+        if len(values) and pd.to_numeric(values, errors="coerce").notna().all():
+            # Plain numbers stay text only when they were read with dataset.decimal: ','.
+            return (
+                f"column '{column}' contains numbers with a decimal point, such as {values.iloc[0]!r}, which "
+                "dataset.decimal: ',' leaves as text: remove dataset.decimal"
+            )
+        commas = values.str.contains(",", regex=False)
+        if commas.any() and pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all():
+            return (
+                f"column '{column}' contains numbers with a decimal comma, such as {values[commas].iloc[0]!r}: "
+                "set dataset.decimal: ','"
+            )
         parsed = pd.to_numeric(values, errors="coerce")
         strays = sorted(set(values[parsed.isna()]))
         if len(values) and parsed.notna().mean() >= 0.9 and len(strays) <= 3:

@@ -111,3 +111,15 @@ def test_default_onehot_leaves_numbers_with_a_word(tmp_path, write_config, cli):
         "listed.yaml",
     )
     assert cli("train", listed, "--runs-dir", tmp_path / "runs", "-q").exit_code == 0
+
+
+def test_decimal_point_read_with_comma_hint(tmp_path, write_config, cli):
+    """Numbers with a decimal point, read with dataset.decimal: ',', get the hint to remove that setting."""
+    rows = "".join(f"{index}.5,{index % 3}.25,{'ab'[index % 2]}\n" for index in range(12))
+    (tmp_path / "dots.csv").write_text("x,z,y\n" + rows, encoding="utf-8")
+    config = write_config("name: dots\ndataset: {path: dots.csv, target: y, decimal: ','}\nmodel: {type: tree}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "contains numbers with a decimal point" in result.stderr
+    assert "remove dataset.decimal" in result.stderr
+    assert "set dataset.decimal: ','" not in result.stderr
