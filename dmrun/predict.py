@@ -86,17 +86,6 @@ def _read_table(config: ExperimentConfig, data_path: Path, labels_path: Path | N
     return frame.drop(columns=split_columns)
 
 
-def _delimiter_in_name(present: list[str], missing: list[str]) -> str | None:
-    """Return the delimiter that splits a lone column name into the missing columns, if one does."""
-    if len(present) != 1:
-        return None
-    for delimiter in (",", ";", "\t", "|"):
-        parts = [part.strip() for part in present[0].split(delimiter)]
-        if len(parts) > 1 and set(missing) <= set(parts):
-            return delimiter
-    return None
-
-
 def check_columns(
     frame, expected: list[str], target: str | None, trained_numeric: set[str], source: str = "the data", decimal: str = "."
 ) -> None:
@@ -108,7 +97,9 @@ def check_columns(
     extra = [column for column in present if column not in expected and column != target]
     if missing:
         hint = "the data must have the columns the model was trained on: " + ", ".join(expected)
-        split = _delimiter_in_name(present, missing)
+        from dmrun.data.readers import delimiter_in_name
+
+        split = delimiter_in_name(present, missing)
         if split is not None:
             hint = f"the file looks {split!r}-separated, but it was read with the run's delimiter; pass --delimiter {split!r}"
         raise DataError(f"{source}: column(s) missing: {', '.join(missing)}", hint=hint)

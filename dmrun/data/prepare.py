@@ -101,10 +101,15 @@ def _require_target(table: Table, config: ExperimentConfig) -> str:
             hint="name the column to predict, for example `target: label`; columns: " + ", ".join(columns),
         )
     if target not in columns:
-        from dmrun.data.readers import HEADERLESS_HINT, header_looks_like_data
+        from dmrun.data.readers import HEADERLESS_HINT, delimiter_in_name, header_looks_like_data
 
         hint = closest_hint(target, columns, "columns")
-        if header_looks_like_data(columns):
+        split = delimiter_in_name(columns, [target])
+        if split is not None:
+            used = table.meta.get("delimiter")
+            hint = f"the file looks {split!r}-separated" + (f", but it was read with the delimiter {used!r}" if used else "")
+            hint += f"; set dataset.delimiter: {split!r}, or remove dataset.delimiter to detect it"
+        elif header_looks_like_data(columns):
             hint = HEADERLESS_HINT
         raise DataError(f"dataset.target: column '{target}' not found in {table.source}", hint=hint)
     return target

@@ -604,6 +604,20 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def delimiter_in_name(present: list[str], wanted: list[str]) -> str | None:
+    """Return the delimiter that splits a lone column name into parts that include ``wanted``, if one does.
+
+    A file read with the wrong delimiter has one column whose name is the whole header line.
+    """
+    if len(present) != 1:
+        return None
+    for delimiter in (",", ";", "\t", "|"):
+        parts = [part.strip() for part in present[0].split(delimiter)]
+        if len(parts) > 1 and set(wanted) <= set(parts):
+            return delimiter
+    return None
+
+
 def check_not_table(rows: list[list[str]], name: str) -> None:
     """Reject lines that look like a table with a header row rather than one basket per line.
 

@@ -123,3 +123,12 @@ def test_decimal_point_read_with_comma_hint(tmp_path, write_config, cli):
     assert "contains numbers with a decimal point" in result.stderr
     assert "remove dataset.decimal" in result.stderr
     assert "set dataset.decimal: ','" not in result.stderr
+
+
+def test_wrong_delimiter_target_hint(tmp_path, write_config, cli):
+    (tmp_path / "comma.csv").write_text("x,z,y\n" + "".join(f"{index},{index % 3},{'ab'[index % 2]}\n" for index in range(12)), encoding="utf-8")
+    config = write_config("name: comma\ndataset: {path: comma.csv, target: y, delimiter: ';'}\nmodel: {type: tree}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 3
+    assert "dataset.target: column 'y' not found" in result.stderr
+    assert "the file looks ','-separated, but it was read with the delimiter ';'" in result.stderr
