@@ -604,8 +604,8 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def delimiter_in_name(present: list[str], wanted: list[str]) -> str | None:
-    """Return the delimiter that splits a lone column name into parts that include ``wanted``, if one does.
+def delimiter_in_name(present: list[str], expected: list[str]) -> str | None:
+    """Return the delimiter that splits a lone column name into parts that include ``expected``, if one does.
 
     A file read with the wrong delimiter has one column whose name is the whole header line.
     """
@@ -613,7 +613,7 @@ def delimiter_in_name(present: list[str], wanted: list[str]) -> str | None:
         return None
     for delimiter in (",", ";", "\t", "|"):
         parts = [part.strip() for part in present[0].split(delimiter)]
-        if len(parts) > 1 and set(wanted) <= set(parts):
+        if len(parts) > 1 and set(expected) <= set(parts):
             return delimiter
     return None
 
