@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import io
 import json
 import math
@@ -196,24 +197,42 @@ def _git_state(folder: Path) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
+# Libraries whose versions every run records: (module, distribution name).
+RECORDED_LIBRARIES = (
+    ("torch", "torch"), ("sklearn", "scikit-learn"), ("mlxtend", "mlxtend"), ("numpy", "numpy"),
+    ("pandas", "pandas"), ("pydantic", "pydantic"),
+)
+
+
 def package_versions() -> dict[str, str | None]:
-    """Return the versions of dmrun, Python and the libraries already imported."""
+    """Return the versions of dmrun, Python and the main libraries, None for one not installed.
+
+    A library the run did not import is looked up in the installed package metadata, so runs of
+    different commands in one environment record the same versions.
+    """
     import platform
 
     versions: dict[str, str | None] = {"dmrun": __version__, "python": platform.python_version()}
-    for module in ("torch", "sklearn", "mlxtend", "numpy", "pandas", "pydantic"):
+    for module, distribution in RECORDED_LIBRARIES:
         loaded = sys.modules.get(module)
-        versions[module] = getattr(loaded, "__version__", None) if loaded else None
+        version = getattr(loaded, "__version__", None) if loaded else None
+        versions[module] = version if version is not None else _installed_version(distribution)
     if "pyspark" in sys.modules:  # only runs on the spark engine load it
         versions["pyspark"] = getattr(sys.modules["pyspark"], "__version__", None)
     if "fim" in sys.modules:  # only rule mining on the fim engine loads it, and it has no __version__
-        from importlib import metadata
-
-        try:
-            versions["pyfim"] = metadata.version("pyfim")
-        except metadata.PackageNotFoundError:
-            versions["pyfim"] = None
+        versions["pyfim"] = _installed_version("pyfim")
     return versions
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_version(distribution: str) -> str | None:
+    """Return the installed version of ``distribution`` from its package metadata, or None."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class RunDir:

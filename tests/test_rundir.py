@@ -85,6 +85,21 @@ def test_run_record_describes_the_run(mlp_run):
     assert record["versions"]["torch"]
 
 
+def test_versions_of_libraries_not_imported(monkeypatch):
+    """A library the run did not import is recorded from its installed metadata, and a missing one as None."""
+    import sys
+
+    import numpy
+
+    from dmrun import rundir
+
+    monkeypatch.delitem(sys.modules, "numpy")
+    monkeypatch.setattr(rundir, "RECORDED_LIBRARIES", (("numpy", "numpy"), ("absent", "no-such-distribution-for-dmrun")))
+    versions = rundir.package_versions()
+    assert versions["numpy"] == numpy.__version__
+    assert versions["absent"] is None
+
+
 def test_run_record_times_are_ordered(mlp_run):
     record = read_json(mlp_run / "run.json")
     started = datetime.fromisoformat(record["started"].replace("Z", "+00:00"))
