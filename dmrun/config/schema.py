@@ -184,6 +184,13 @@ class DatasetConfig(StrictModel):
             raise ValueError("`columns` names the columns of a file without a header line; also set `header: false`")
         if self.features is not None and self.exclude:
             raise ValueError("give `features` (columns to keep) or `exclude` (columns to remove), not both")
+        split_columns = [column for column in (self.split.group_by, self.split.time_column) if column]
+        dropped = [column for column in split_columns if column in self.drop_columns]
+        if dropped:
+            raise ValueError(
+                f"`drop_columns` lists {dropped[0]!r}, which `split` needs to split the rows; remove it from "
+                "`drop_columns` (a split column never becomes a feature)"
+            )
         if self.skip_rows and self.name is not None:
             raise ValueError("`skip_rows` applies to data files; a built-in dataset has no lines to skip")
         if self.sheet is not None and not self._is_excel():

@@ -58,7 +58,7 @@ def apply(table: Table, config: DatasetConfig, seed: int | None) -> Table:
         _missing(table, config.exclude, "dataset.exclude")
         if target in config.exclude:
             raise DataError(f"dataset.exclude lists the target '{target}'", hint="remove it from dataset.exclude")
-        table.frame = table.frame.drop(columns=config.exclude)
+        table.frame = table.frame.drop(columns=[column for column in config.exclude if column not in kept])
     if seed is not None and config.sample is not None:
         table = sample_rows(table, config.sample, seed)
     return table

@@ -234,6 +234,18 @@ def test_time_split_bad_value_named(tmp_path, write_config, cli):
     assert "'day' has the value 'soon' in row 2" in result.stderr
 
 
+def test_excluded_time_column_still_splits(tmp_path, write_config, cli):
+    rows = [[f"2024-01-{day:02d}", day % 5, "up" if day % 2 else "down"] for day in range(1, 31)]
+    write_rows(tmp_path / "days.csv", ["day", "x", "y"], rows)
+    config = write_config("name: t\ndataset: {path: days.csv, target: y, exclude: [day], split: {time_column: day}}\nmodel: {type: tree}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == 0, result.stderr
+    dropped = write_config("name: t\ndataset: {path: days.csv, target: y, drop_columns: [day], split: {time_column: day}}\nmodel: {type: tree}\n")
+    rejected = cli("train", dropped, "--runs-dir", tmp_path / "runs", "-q")
+    assert rejected.exit_code == 2
+    assert "`drop_columns` lists 'day', which `split` needs to split the rows" in rejected.stderr
+
+
 def test_pca_and_bins_reload_in_predict(tmp_path, write_config, cli):
     steps = "[{step: ordinal}, {step: discretise, n_bins: 2, columns: [x]}, {step: scale}, {step: pca, n_components: 0.9}]"
     outcome = run_with(tmp_path, write_config, steps, extra=", split: {test_size: 0.25, shuffle: false}")
