@@ -7,6 +7,7 @@ the trainer module (``dmrun.trainers.rules``) imports it only once the miner has
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from typing import Any, Iterable, Iterator
@@ -20,6 +21,8 @@ from dmrun.trainers.base import TrainContext, TrainResult
 from dmrun.trainers.rulegen import ItemsetTable, Rules, association_rules, order_rules
 from dmrun.trainers.rules import ITEM_SEPARATOR, memory_budget
 from dmrun.trainers.rules_csv import arrow_column, fits_python_writer, write_arrow_csv, write_python_csv
+
+logger = logging.getLogger(__name__)
 
 # Peak memory per kept rule, an estimate: two itemset positions and three counts, plus the
 # copies, sort keys and sort order that ordering the rules makes.
@@ -149,6 +152,14 @@ def write_json_records(path, blocks: Iterable[dict[str, Any]]) -> None:
         stream.write("[\n\n]\n" if separator == "[\n" else "\n]\n")
 
 
+def _log_json_skipped(name: str, count: int, limit: int) -> None:
+    if count > limit:
+        logger.info(
+            "%s.json not written: %s %s are more than json_limit (%s); %s.csv has them all",
+            name, f"{count:,}", name, f"{limit:,}", name,
+        )
+
+
 def write_itemsets(
     context: TrainContext, itemsets: list[list[str]], counts: np.ndarray, total: int, settings: RulesConfig
 ) -> list[str]:
@@ -159,6 +170,7 @@ def write_itemsets(
     write_csv = write_python_csv if fits_python_writer(len(itemsets), 1) else write_arrow_csv
     write_csv(context.artifacts / "itemsets.csv", [block])
     written = ["artifacts/itemsets.csv"]
+    _log_json_skipped("itemsets", len(itemsets), settings.json_limit)
     if len(itemsets) <= settings.json_limit:
         records = (
             {"itemset": itemsets[rows], "length": lengths[rows], "support": supports[rows], "count": counts[rows]}
@@ -195,6 +207,7 @@ def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> l
     write_csv = write_arrow_csv if arrow else write_python_csv
     write_csv(context.artifacts / "rules.csv", _rule_blocks(rules, arrow))
     written = ["artifacts/rules.csv"]
+    _log_json_skipped("rules", len(rules), settings.json_limit)
     if len(rules) <= settings.json_limit:
         records = (
             {

@@ -360,6 +360,9 @@ def test_json_files_skipped_above_the_limit(cli, write_config, tmp_path):
     assert (artifacts / "itemsets.csv").exists()
     assert not (artifacts / "rules.json").exists()
     assert not (artifacts / "itemsets.json").exists()
+    log = (artifacts.parent / "log.txt").read_text(encoding="utf-8")
+    assert "rules.json not written" in log
+    assert "are more than json_limit (1); rules.csv has them all" in log
     with open(artifacts / "rules.csv", newline="", encoding="utf-8") as stream:
         assert len(list(csv.DictReader(stream))) == len(mlxtend_rules(TRANSACTIONS, 0.25, 0.5))
 
