@@ -210,6 +210,9 @@ CASES = {
     "delimiter-two-characters": config_case(IRIS_MODEL.replace("iris}", "iris, delimiter: ',,'}"), 2, "the delimiter must be one character"),
     "delimiter-empty": config_case(IRIS_MODEL.replace("iris}", "iris, delimiter: ''}"), 2, "the delimiter must be one character"),
     "mine-delimiter-two-characters": Case(["mine", "rules", "b.csv", "--delimiter", ",,"], 2, "invalid value for --delimiter", {"b.csv": "a,b\n"}),
+    "mine-max-len-zero": Case(
+        ["mine", "rules", "b.csv", "--max-len", "0"], 2, "invalid value for --max-len: 0 (input should be greater than or equal to 1)", {"b.csv": "a,b\nb\n"}
+    ),
     "mine-skip-rows-past-end": Case(["mine", "rules", "b.csv", "--skip-rows", "5"], 3, "b.csv has no lines after the 5 skipped", {"b.csv": "a,b\nb\n"}),
     "empty-data-file": config_case("dataset: {path: e.csv, target: y}\nmodel: {type: tree}\n", 3, "e.csv is empty", **{"e.csv": ""}),
     "header-only-data": config_case("dataset: {path: h.csv, target: y}\nmodel: {type: tree}\n", 3, "h.csv has a header but 0 data rows", **{"h.csv": "x,y\n"}),

@@ -171,10 +171,22 @@ def build_mining_config(
     except ValidationError as err:
         problems = []
         for error in err.errors(include_url=False):
-            key = str(error["loc"][-1]).replace("_", "-")
-            problems.append(f"--{key}: {error['msg'].removeprefix('Value error, ')} (got {error.get('input')!r})")
-        raise ConfigError("invalid option value", details=problems) from None
+            field = str(error["loc"][-1])
+            flag = OPTION_FLAGS.get(field, "--" + field.replace("_", "-"))
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"invalid value for {flag}: {error.get('input')!r} ({message[:1].lower()}{message[1:]})")
+        if len(problems) == 1:
+            raise ConfigError(problems[0]) from None
+        raise ConfigError(f"{len(problems)} invalid option values", details=problems) from None
     return LoadedConfig(config=config, path=None, base_dir=Path.cwd())
+
+
+# Config fields whose command-line option has another name.
+OPTION_FLAGS = {
+    "min_support": "--support",
+    "memory_budget_mb": "--memory-budget",
+    "min_threshold": "--min-threshold (or --confidence)",
+}
 
 
 ENGINE_HELP = (
