@@ -124,6 +124,12 @@ def check_columns(
                 # Numbers written with a dot, read with the run's decimal comma, stay text.
                 text = frame[column].notna().to_numpy()
                 hint = "the run reads numbers with a decimal comma (dataset.decimal: ','); pass --decimal . for a file that uses dots"
+            elif text.any() and decimal == ".":
+                values = frame[column][frame[column].notna()].astype(str)
+                if values.str.contains(",", regex=False).any() and pd.to_numeric(
+                    values.str.replace(",", ".", regex=False), errors="coerce"
+                ).notna().all():
+                    hint = "the file writes numbers with a decimal comma; pass --decimal ,"
             if text.any():
                 row = int(text.argmax())
                 described.append(f"{column} ({frame[column].iloc[row]!r} in data row {row + 1})")

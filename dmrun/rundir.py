@@ -197,10 +197,11 @@ def _git_state(folder: Path) -> dict[str, Any] | None:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
-# Libraries whose versions every run records: (module, distribution name).
+# Libraries whose versions every run records: (key in run.json, module, distribution name).
 RECORDED_LIBRARIES = (
-    ("torch", "torch"), ("sklearn", "scikit-learn"), ("mlxtend", "mlxtend"), ("numpy", "numpy"),
-    ("pandas", "pandas"), ("pydantic", "pydantic"),
+    ("torch", "torch", "torch"), ("sklearn", "sklearn", "scikit-learn"), ("mlxtend", "mlxtend", "mlxtend"),
+    ("numpy", "numpy", "numpy"), ("pandas", "pandas", "pandas"), ("pydantic", "pydantic", "pydantic"),
+    ("pyfim", "fim", "pyfim"),
 )
 
 
@@ -213,14 +214,12 @@ def package_versions() -> dict[str, str | None]:
     import platform
 
     versions: dict[str, str | None] = {"dmrun": __version__, "python": platform.python_version()}
-    for module, distribution in RECORDED_LIBRARIES:
+    for key, module, distribution in RECORDED_LIBRARIES:
         loaded = sys.modules.get(module)
-        version = getattr(loaded, "__version__", None) if loaded else None
-        versions[module] = version if version is not None else _installed_version(distribution)
-    if "pyspark" in sys.modules:  # only runs on the spark engine load it
+        version = getattr(loaded, "__version__", None) if loaded else None  # pyfim has no __version__
+        versions[key] = version if version is not None else _installed_version(distribution)
+    if "pyspark" in sys.modules:  # only runs on the spark engine load it; it is an optional extra
         versions["pyspark"] = getattr(sys.modules["pyspark"], "__version__", None)
-    if "fim" in sys.modules:  # only rule mining on the fim engine loads it, and it has no __version__
-        versions["pyfim"] = _installed_version("pyfim")
     return versions
 
 

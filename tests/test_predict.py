@@ -468,3 +468,16 @@ def test_options_of_another_format_not_inherited(cli, write_config, tmp_path):
     result = cli("predict", "latest", tmp_path / "new.jsonl", "--runs-dir", runs)
     assert result.exit_code == 0, result.output
     assert "甲" in result.stdout
+
+
+def test_decimal_comma_file_hint(cli, write_config, iris_csv, tmp_path):
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    train(cli, write_config, runs, "{type: tree, max_depth: 3}")
+    pd.read_csv(iris_csv).to_csv(tmp_path / "commas.csv", sep=";", decimal=",", index=False)
+    result = cli("predict", "latest", tmp_path / "commas.csv", "--delimiter", ";", "--runs-dir", runs)
+    assert result.exit_code == 3
+    assert "the file writes numbers with a decimal comma; pass --decimal ," in result.stderr
+    fixed = cli("predict", "latest", tmp_path / "commas.csv", "--delimiter", ";", "--decimal", ",", "--runs-dir", runs)
+    assert fixed.exit_code == 0, fixed.output

@@ -94,7 +94,9 @@ def test_versions_of_libraries_not_imported(monkeypatch):
     from dmrun import rundir
 
     monkeypatch.delitem(sys.modules, "numpy")
-    monkeypatch.setattr(rundir, "RECORDED_LIBRARIES", (("numpy", "numpy"), ("absent", "no-such-distribution-for-dmrun")))
+    monkeypatch.setattr(
+        rundir, "RECORDED_LIBRARIES", (("numpy", "numpy", "numpy"), ("absent", "absent", "no-such-distribution-for-dmrun"))
+    )
     versions = rundir.package_versions()
     assert versions["numpy"] == numpy.__version__
     assert versions["absent"] is None

@@ -169,15 +169,16 @@ def build_mining_config(
     try:
         config = ExperimentConfig.model_validate(document)
     except ValidationError as err:
-        problems = []
+        flags, problems = [], []
         for error in err.errors(include_url=False):
             field = str(error["loc"][-1])
             flag = OPTION_FLAGS.get(field, "--" + field.replace("_", "-"))
             message = error["msg"].removeprefix("Value error, ")
+            flags.append(flag.split(" ")[0])
             problems.append(f"invalid value for {flag}: {error.get('input')!r} ({message[:1].lower()}{message[1:]})")
         if len(problems) == 1:
             raise ConfigError(problems[0]) from None
-        raise ConfigError(f"{len(problems)} invalid option values", details=problems) from None
+        raise ConfigError(f"invalid values for {', '.join(flags)}", details=problems) from None
     return LoadedConfig(config=config, path=None, base_dir=Path.cwd())
 
 

@@ -618,39 +618,54 @@ def delimiter_in_name(present: list[str], expected: list[str]) -> str | None:
     return None
 
 
+# Cell values of one-hot tables written as words, compared in lower case.
+FLAG_WORDS = {"true", "false", "yes", "no"}
+
+
 def check_not_table(rows: list[list[str]], name: str) -> None:
     """Reject lines that look like a table with a header row rather than one basket per line.
 
-    A table has lines of equal width, a first line of distinct names that are not numbers, and
-    at least one column of numbers below it: transaction ids, quantities or 0/1 flags. Read as
-    baskets, its header would be one more basket and its numbers would become items.
+    A table has lines of equal width and a first line of distinct names that are not numbers.
+    No cell below a name repeats it, and at least one column holds numbers (transaction ids,
+    quantities, 0/1 flags) or true/false words. Read as baskets, its header would be one more
+    basket and its values would become items.
     """
     if len(rows) < 3:
         return
-    header, body = [cell.strip() for cell in rows[0]], rows[1:]
+    header, body = [cell.strip() for cell in rows[0]], [[cell.strip() for cell in row] for row in rows[1:]]
     width = len(header)
     if width < 2 or any(len(row) != width for row in body):
         return
     if len(set(header)) < width or any(not cell or _is_number(cell) for cell in header):
         return
-    numeric = [
-        position for position in range(width)
-        if all(_is_number(row[position].strip()) for row in body if row[position].strip())
-        and any(row[position].strip() for row in body)
-    ]
-    if not numeric:
+    columns = [[row[position] for row in body if row[position]] for position in range(width)]
+    if any(header[position] in columns[position] for position in range(width)):
+        return  # a name that recurs below it is an item, so the first line is a basket too
+    numeric = [position for position, cells in enumerate(columns) if cells and all(map(_is_number, cells))]
+    flags = [position for position, cells in enumerate(columns) if cells and {cell.lower() for cell in cells} <= FLAG_WORDS]
+    if not numeric and not flags:
         return
-    text = [position for position in range(width) if position not in numeric]
-    if text:  # one row per item: a transaction id column and an item column
+    text = [position for position in range(width) if position not in numeric and position not in flags]
+    first = columns[0]
+    # A transaction id differs in every row of a one-hot or quantity table.
+    id_column = header[0] if 0 in numeric and len(set(first)) == len(first) == len(body) else None
+    if text and numeric:  # one row per item: a transaction id column and an item column
         item = header[text[0]] if len(text) == 1 else f"NAME (one of {', '.join(header[position] for position in text)})"
         option = f"--layout long --transaction-column {header[numeric[0]]} --item-column {item}"
-    else:  # one column per item, holding 0/1 flags or quantities
-        flags = all(row[position].strip() in ("", "0", "1") for row in body for position in range(1, width))
-        option = f"--layout {'onehot' if flags else 'quantity'} --transaction-column {header[0]}"
+    elif text:
+        return  # words and true/false words with no id column: no table layout fits, so mine the lines
+    else:  # one column per item, holding 0/1 flags, true/false words or quantities
+        items = [column for position, column in enumerate(columns) if header[position] != id_column]
+        binary = all(cell in ("0", "1") or cell.lower() in FLAG_WORDS for column in items for cell in column)
+        option = f"--layout {'onehot' if binary else 'quantity'}"
+        if id_column is not None:
+            option += f" --transaction-column {id_column}"
+    typed = header[(numeric or flags)[0]]
+    kind = "numbers" if numeric else "true/false values"
     raise DataError(
         f"{name} looks like a table, not one basket per line: its first {len(rows)} lines all have {width} fields, "
         f"the first names columns ({', '.join(header[:4])}{', ...' if width > 4 else ''}) and column "
-        f"'{header[numeric[0]]}' holds numbers. Read as baskets, its header and numbers would be mined as items",
+        f"'{typed}' holds {kind}. Read as baskets, its header and values would be mined as items",
         hint=f"read it as a table with {option} (dataset.baskets.layout and transaction_column), "
         "or set --layout lines to mine every line as a basket",
     )

@@ -238,8 +238,10 @@ def test_mine_cli_rejects_unknown_layout(tmp_path, cli):
         (QUANTITIES, "--layout quantity --transaction-column invoice"),
         (LONG, "--layout long --transaction-column order_id --item-column item"),
         ("id,milk,bread\n1,1,0\n2,1,1\n3,0,1\n", "--layout onehot --transaction-column id"),
+        ("bread,milk,eggs\n1,0,1\n0,1,1\n1,1,0\n0,0,1\n", "--layout onehot"),
+        ("bread,milk,eggs\ntrue,false,true\nfalse,true,true\ntrue,true,false\n", "--layout onehot"),
     ],
-    ids=["quantity", "long", "onehot"],
+    ids=["quantity", "long", "onehot-id", "onehot", "onehot-words"],
 )
 def test_table_not_mined_as_lines(tmp_path, cli, text, option):
     """Without a layout, a table with a header row is rejected, and the hint names the layout that reads it."""
@@ -260,8 +262,9 @@ def test_table_not_mined_as_lines(tmp_path, cli, text, option):
         "1,2,3\n4,5,6\n7,8,9\n",  # numeric items on every line, the first one included
         "milk,bread,eggs\nbeer,chips,salsa\ntea,milk,bread\n",  # equal widths, no numbers
         "milk,bread\n1,2,3\n4,5\n",  # unequal widths
+        "apple,banana,cherry\n4011,banana,cherry\n4012,banana,kiwi\n4011,cherry,apple\n",  # first-line items recur
     ],
-    ids=["numbers", "words", "ragged"],
+    ids=["numbers", "words", "ragged", "codes"],
 )
 def test_baskets_of_equal_width_accepted(tmp_path, cli, text):
     (tmp_path / "baskets.csv").write_text(text, encoding="utf-8")
