@@ -192,7 +192,7 @@ def not_finite_error(features, names: list[str], config) -> DataError:
     if any(step.step == "impute" for step in config.preprocess):
         hint = (
             "fill them in the file, or train again with the columns listed in the impute step's `columns`; "
-            "without `columns`, it fills only the columns that had missing values in the training split"
+            "without `columns`, it fills only the columns that had missing values in the training data"
         )
     return DataError(
         f"{where} missing or infinite feature values after preprocessing, in column(s) {listed}", hint=hint

@@ -434,7 +434,7 @@ def test_missing_value_after_impute_named(cli, write_config, iris_csv, tmp_path)
     result = cli("predict", "latest", tmp_path / "new.csv", "--runs-dir", runs)
     assert result.exit_code == 3
     assert "row 1 has missing or infinite feature values after preprocessing, in column(s) 'sepal_width'" in result.stderr
-    assert "it fills only the columns that had missing values in the training split" in result.stderr
+    assert "it fills only the columns that had missing values in the training data" in result.stderr
 
 
 def test_delimiter_option_and_hint(cli, write_config, iris_csv, tmp_path):

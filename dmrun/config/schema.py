@@ -218,7 +218,8 @@ class ImputeStep(StrictModel):
     columns: list[str] | None = Field(
         None,
         description="Columns to impute; default: the columns the strategy applies to that have missing values "
-        "in the training split. List columns here to also fill values missing only in new data.",
+        "in the data file (in any split; the fill values come from the training split). List columns here "
+        "to also fill values missing only in new data given to `dmrun predict`.",
     )
 
 

@@ -409,7 +409,8 @@ def prepare_supervised(table: Table, config: ExperimentConfig, sparse: bool = Fa
             _warn(summary, 
                 f"class(es) {', '.join(absent)} have no rows in the training split, so the model cannot predict them"
             )
-    preprocessing = fit_preprocessing(config.preprocess, features.iloc[train])
+    missing = frozenset(column for column, count in zip(features.columns, missing_counts(features)) if count)
+    preprocessing = fit_preprocessing(config.preprocess, features.iloc[train], missing)
     release_free_memory()  # the copy of the training rows that the steps were fitted on
     summary.update(
         target=target,
@@ -429,6 +430,8 @@ def prepare_supervised(table: Table, config: ExperimentConfig, sparse: bool = Fa
         X_train = preprocessing.transform(features, train)
         X_val = preprocessing.transform(features, val)
         X_test = preprocessing.transform(features, test)
+    for name, matrix, rows in (("validation", X_val, val), ("test", X_test, test)):
+        _check_held_out_missing(name, matrix, frame.index[rows], config.model.type, summary)
     return SupervisedData(
         task=task,
         X_train=X_train,
@@ -443,6 +446,30 @@ def prepare_supervised(table: Table, config: ExperimentConfig, sparse: bool = Fa
         meta=dict(table.meta),
         summary=summary,
     )
+
+
+def _check_held_out_missing(split: str, matrix, labels, model_type: str, summary: dict[str, Any]) -> None:
+    """Warn about (tree) or reject (other models) validation or test rows with missing features.
+
+    The training split was checked as the steps were fitted. A value missing only in a
+    held-out split stays missing when no step fills it: a decision tree routes it as
+    scikit-learn does, but the networks would turn it into NaN predictions.
+    """
+    import numpy as np
+
+    values = matrix.data if hasattr(matrix, "tocsr") else matrix
+    if not len(values) or np.isfinite(values).all():
+        return
+    dense = matrix.toarray() if hasattr(matrix, "tocsr") else matrix
+    rows = np.flatnonzero(~np.isfinite(dense).all(axis=1))
+    first = labels[rows[0]]
+    where = f"data row {int(first) + 1}" if isinstance(first, (int, np.integer)) else f"row {first}"
+    message = f"{len(rows)} {split} row(s) have missing feature values after preprocessing, the first in {where}"
+    fix = "add an impute step, or list those columns in its `columns`"
+    if model_type == "tree":
+        _warn(summary, f"{message}; the tree routes them as scikit-learn does ({fix} to fill them)")
+        return
+    raise DataError(message, hint=fix)
 
 
 def prepare_clustering(table: Table, config: ExperimentConfig) -> ClusteringData:

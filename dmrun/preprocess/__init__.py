@@ -223,7 +223,7 @@ def mostly_numbers(values) -> bool:
     return bool(counts.to_numpy()[numeric].sum() >= 0.9 * counts.sum())
 
 
-def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
+def _build_step(index: int, step: Any, frame, compact_onehot: bool = False, missing_elsewhere: frozenset = frozenset()):
     """Return a transformer for one config step, given the columns it will see.
 
     With ``compact_onehot``, a onehot step writes its columns as uint8 in place of float64.
@@ -257,7 +257,13 @@ def _build_step(index: int, step: Any, frame, compact_onehot: bool = False):
         parts = [("drop_constant", "drop", constant)]
     elif name == "impute":
         default = numeric if step.strategy in ("mean", "median") else available
-        columns = step.columns if step.columns is not None else [c for c in default if frame[c].isna().any()]
+        # By default the columns with a missing value in the training split or in the rows held out.
+        # The values filled in come from the training split alone.
+        columns = (
+            step.columns
+            if step.columns is not None
+            else [c for c in default if c in missing_elsewhere or frame[c].isna().any()]
+        )
         _check_columns(index, name, columns, available)
         if step.strategy in ("mean", "median"):
             text_columns = [column for column in columns if column not in numeric]
@@ -394,8 +400,11 @@ def epoch_seconds(values):
 COLUMN_CHOICE_STEPS = {"drop", "select", "drop_constant"}
 
 
-def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
+def fit_preprocessing(steps: list[Any], train_frame, missing_elsewhere: frozenset = frozenset()) -> FittedPreprocessing:
     """Fit the configured steps on the training features, one after the other.
+
+    ``missing_elsewhere`` names the columns with missing values in the rows held out from
+    ``train_frame``, which an impute step without ``columns`` covers too.
 
     Raises:
         DataError: when a step names an unknown column, or when the features that come out
@@ -410,7 +419,9 @@ def fit_preprocessing(steps: list[Any], train_frame) -> FittedPreprocessing:
     output_columns = None
     for index, step in enumerate(steps):
         later_steps = {later.step for later in steps[index + 1 :]}
-        transformer = _build_step(index, step, frame, compact_onehot=later_steps <= COLUMN_CHOICE_STEPS)
+        transformer = _build_step(
+            index, step, frame, compact_onehot=later_steps <= COLUMN_CHOICE_STEPS, missing_elsewhere=missing_elsewhere
+        )
         last = index == len(steps) - 1
         try:
             if step.step == "onehot" and len(frame) > batch_rows(frame.shape[1]):

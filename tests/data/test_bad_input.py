@@ -132,3 +132,18 @@ def test_wrong_delimiter_target_hint(tmp_path, write_config, cli):
     assert result.exit_code == 3
     assert "dataset.target: column 'y' not found" in result.stderr
     assert "the file looks ','-separated, but it was read with the delimiter ';'" in result.stderr
+
+
+@pytest.mark.parametrize(("model", "code"), [("{type: tree}", 0), ("{type: mlp, hidden_sizes: [8]}", 3)], ids=["tree", "mlp"])
+def test_missing_held_out_values(tmp_path, write_config, cli, model, code):
+    """A value missing only in the test split is a warning for a tree and an error for a network."""
+    rows = [f"{index},{index % 7},{index % 5},{'ab'[index % 2]}" for index in range(40)]
+    rows[-1] = "39,,3,b"
+    (tmp_path / "gaps.csv").write_text("t,x,z,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    config = write_config(
+        "name: gaps\ndataset: {path: gaps.csv, target: y, split: {time_column: t}}\n"
+        f"preprocess: [{{step: impute, strategy: median, columns: [z]}}]\nmodel: {model}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.exit_code == code, result.output
+    assert "1 test row(s) have missing feature values after preprocessing, the first in data row 40" in result.stderr

@@ -323,7 +323,7 @@ def test_sparse_tree_predicts_as_dense(tmp_path):
 
 def test_missing_test_values_keep_dense(tmp_path):
     # The last rows are the test split without shuffling, so only the test split misses a value
-    # and the impute step (fitted on complete training rows) leaves it missing.
+    # of x, which the impute step (limited to colour) leaves missing.
     path = tmp_path / "gap.csv"
     rows = ["x,colour,label"] + [f"{index % 7},{['red', 'blue'][index % 2]},{index % 3}" for index in range(99)]
     rows.append(",red,1")
@@ -332,7 +332,7 @@ def test_missing_test_values_keep_dense(tmp_path):
         {
             "name": "gap",
             "dataset": {"path": str(path), "target": "label", "split": {"shuffle": False}},
-            "preprocess": [{"step": "impute", "strategy": "median"}, {"step": "onehot"}],
+            "preprocess": [{"step": "impute", "strategy": "most_frequent", "columns": ["colour"]}, {"step": "onehot"}],
             "model": {"type": "tree"},
         }
     )
