@@ -11,14 +11,16 @@ from dmrun.rundir import write_csv
 def classification_metrics(y_true, y_pred, n_classes: int, sample_weight=None) -> dict[str, Any]:
     """Accuracy, macro-averaged F1, precision and recall, and the confusion matrix.
 
-    ``sample_weight`` counts each row that many times, so distinct pairs with their counts give
-    the metrics of all the rows.
+    The macro averages are over the classes that occur in ``y_true`` or ``y_pred``: a class with
+    no row in the split and never predicted would otherwise count as a score of 0. The confusion
+    matrix has a row and a column for each of the ``n_classes``. ``sample_weight`` counts each
+    row that many times, so distinct pairs with their counts give the metrics of all the rows.
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
     labels = list(range(n_classes))
     weights = {"sample_weight": sample_weight}
-    scores = {"labels": labels, "average": "macro", "zero_division": 0, **weights}
+    scores = {"average": "macro", "zero_division": 0, **weights}
     return {
         "accuracy": float(accuracy_score(y_true, y_pred, **weights)),
         "f1_macro": float(f1_score(y_true, y_pred, **scores)),

@@ -158,3 +158,15 @@ def test_same_seed_same_history(twin_runs):
             return [{key: value for key, value in row.items() if key != "seconds"} for row in csv.DictReader(stream)]
 
     assert rows(first) == rows(second)
+
+
+def test_macro_scores_skip_absent_classes():
+    """A class with no row and no prediction does not count as a score of 0 in the macro averages."""
+    from dmrun.trainers.metrics import classification_metrics
+
+    metrics = classification_metrics([0, 0, 1, 1], [0, 0, 1, 1], n_classes=3)
+    assert metrics["f1_macro"] == 1.0
+    assert metrics["recall_macro"] == 1.0
+    assert metrics["confusion_matrix"] == [[2, 0, 0], [0, 2, 0], [0, 0, 0]]
+    missed = classification_metrics([0, 0, 1, 1], [0, 0, 1, 2], n_classes=3)
+    assert missed["precision_macro"] == pytest.approx(2 / 3)
