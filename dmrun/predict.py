@@ -92,13 +92,15 @@ def check_columns(
     """Raise a ``DataError`` naming ``source`` and its missing, extra or retyped columns."""
     import pandas as pd
 
+    from dmrun.preprocess import decimal_comma_numbers
+
     present = [str(column) for column in frame.columns]
     missing = [column for column in expected if column not in present]
     extra = [column for column in present if column not in expected and column != target]
     if missing:
-        hint = "the data must have the columns the model was trained on: " + ", ".join(expected)
         from dmrun.data.readers import delimiter_in_name
 
+        hint = "the data must have the columns the model was trained on: " + ", ".join(expected)
         split = delimiter_in_name(present, missing)
         if split is not None:
             hint = f"the file looks {split!r}-separated, but it was read with the run's delimiter; pass --delimiter {split!r}"
@@ -124,12 +126,8 @@ def check_columns(
                 # Numbers written with a dot, read with the run's decimal comma, stay text.
                 text = frame[column].notna().to_numpy()
                 hint = "the run reads numbers with a decimal comma (dataset.decimal: ','); pass --decimal . for a file that uses dots"
-            elif text.any() and decimal == ".":
-                values = frame[column][frame[column].notna()].astype(str)
-                if values.str.contains(",", regex=False).any() and pd.to_numeric(
-                    values.str.replace(",", ".", regex=False), errors="coerce"
-                ).notna().all():
-                    hint = "the file writes numbers with a decimal comma; pass --decimal ,"
+            elif text.any() and decimal == "." and decimal_comma_numbers(frame[column].dropna().astype(str)):
+                hint = "the file writes numbers with a decimal comma; pass --decimal ,"
             if text.any():
                 row = int(text.argmax())
                 described.append(f"{column} ({frame[column].iloc[row]!r} in data row {row + 1})")

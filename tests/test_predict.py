@@ -438,7 +438,7 @@ def test_missing_value_after_impute_named(cli, write_config, iris_csv, tmp_path)
 
 
 def test_delimiter_option_and_hint(cli, write_config, iris_csv, tmp_path):
-    """A run trained on a semicolon CSV reads a comma CSV with --delimiter, and the error without it says so."""
+    """A run trained on a semicolon CSV reads a comma CSV with --delimiter, and the error without it names the delimiter."""
     import pandas as pd
 
     runs = tmp_path / "runs"

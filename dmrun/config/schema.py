@@ -188,8 +188,8 @@ class DatasetConfig(StrictModel):
         dropped = [column for column in split_columns if column in self.drop_columns]
         if dropped:
             raise ValueError(
-                f"`drop_columns` lists {dropped[0]!r}, which `split` needs to split the rows; remove it from "
-                "`drop_columns` (a split column never becomes a feature)"
+                f"`drop_columns` lists {dropped[0]!r}, which `split` needs to split the rows. Remove it from "
+                "`drop_columns`, because a split column never becomes a feature"
             )
         if self.skip_rows and self.name is not None:
             raise ValueError("`skip_rows` applies to data files; a built-in dataset has no lines to skip")

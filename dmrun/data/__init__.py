@@ -77,9 +77,12 @@ def _unread_options(config: DatasetConfig, kind: str | None) -> list[tuple[str, 
 
 def check_format_options(config: DatasetConfig, kind: str, path: Path) -> None:
     """Reject a dataset option that the file's format does not read, such as a delimiter for Parquet."""
-    for option, flag, _, readers in _unread_options(config, kind):
-        where = f"dataset.{option} from the config" + (f" (or {flag} from the command line)" if flag else "")
-        raise ConfigError(f"{option} applies to {readers} files, and {path.name} is read as {kind}", hint=f"remove {where}")
+    unread = _unread_options(config, kind)
+    if not unread:
+        return
+    option, flag, _, readers = unread[0]
+    where = f"dataset.{option} from the config" + (f" (or {flag} from the command line)" if flag else "")
+    raise ConfigError(f"{option} applies to {readers} files, and {path.name} is read as {kind}", hint=f"remove {where}")
 
 
 def reset_unread_options(config: DatasetConfig, kind: str | None, keep: set[str]) -> DatasetConfig:

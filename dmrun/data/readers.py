@@ -626,7 +626,7 @@ def check_not_table(rows: list[list[str]], name: str) -> None:
     """Reject lines that look like a table with a header row rather than one basket per line.
 
     A table has lines of equal width and a first line of distinct names that are not numbers.
-    No cell below a name repeats it, and at least one column holds numbers (transaction ids,
+    No cell below a name repeats it, and at least one column contains numbers (transaction ids,
     quantities, 0/1 flags) or true/false words. Read as baskets, its header would be one more
     basket and its values would become items.
     """

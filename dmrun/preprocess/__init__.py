@@ -531,6 +531,15 @@ def _infer_numbers(frame):
     return frame
 
 
+def decimal_comma_numbers(values) -> bool:
+    """Tell whether text values (none missing) include a comma and are all numbers when it is read as a decimal point."""
+    import pandas as pd
+
+    if not values.str.contains(",", regex=False).any():
+        return False
+    return bool(pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all())
+
+
 def _text_column_hint(frame, columns: list[str]) -> str:
     """Suggest the fix that fits: a decimal comma, a missing-value marker, or encoding categories."""
     import pandas as pd
@@ -544,7 +553,7 @@ def _text_column_hint(frame, columns: list[str]) -> str:
                 "dataset.decimal: ',' leaves as text: remove dataset.decimal"
             )
         commas = values.str.contains(",", regex=False)
-        if commas.any() and pd.to_numeric(values.str.replace(",", ".", regex=False), errors="coerce").notna().all():
+        if decimal_comma_numbers(values):
             return (
                 f"column '{column}' contains numbers with a decimal comma, such as {values[commas].iloc[0]!r}: "
                 "set dataset.decimal: ','"
