@@ -215,6 +215,41 @@ def basket_layout(
     return {key: value for key, value in options.items() if value is not None}
 
 
+def start_reading(
+    data: Optional[str],
+    engine: str,
+    encoding: str,
+    delimiter: Optional[str],
+    skip_rows: int,
+    layout: Optional[str],
+    transaction_column: Optional[str],
+    ignore_items: Optional[str],
+) -> None:
+    """Start reading DATA in the miner's process while the options are checked (``dmrun.data.read_ahead``).
+
+    Only a file of one basket per line that pyfim will mine is read ahead. Options that turn out
+    to be invalid stop nothing here: they are reported as usual, and the reading child is ended.
+    """
+    if engine != "fim" or data is None or layout not in (None, "auto", "lines") or transaction_column is not None:
+        return
+    path = Path(data)
+    if not path.is_file() or skip_rows < 0:
+        return
+    try:
+        options = {
+            "encoding": encoding,
+            "delimiter": None if delimiter is None else _delimiter(delimiter),
+            "ignore_items": basket_layout(layout, None, None, ignore_items).get("ignore_items", []),
+            "skip_rows": skip_rows,
+            "reject_tables": layout in (None, "auto"),
+        }
+    except ConfigError:
+        return
+    from dmrun.data import read_ahead
+
+    read_ahead.start(path.resolve(), options, preload=("dmrun.trainers.rules", "fim"))
+
+
 BUDGET_HELP = "Memory in MB that mining may use before it is stopped (default: half of the machine's memory)."
 PLOTS_HELP = "Draw plots into the run's artifacts/plots/ (report.plots in a config)."
 
@@ -260,12 +295,18 @@ def rules(
     from dmrun.distributed import reject_under_torchrun
 
     reject_under_torchrun("mine rules")
-    loaded = build_mining_config(
-        data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
-        basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
-        master=master, skip_rows=skip_rows,
-    )
-    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
+    from dmrun.data import read_ahead
+
+    start_reading(data, engine, encoding, delimiter, skip_rows, layout, transaction_column, ignore_items)
+    try:
+        loaded = build_mining_config(
+            data, "rules", support, confidence, metric, min_threshold, max_len, algorithm, top, sort_by, encoding, delimiter, min_count, max_rules,
+            basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
+            master=master, skip_rows=skip_rows,
+        )
+        execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
+    finally:
+        read_ahead.close()
 
 
 @mine_app.command()
@@ -297,9 +338,15 @@ def itemsets(
     from dmrun.distributed import reject_under_torchrun
 
     reject_under_torchrun("mine itemsets")
-    loaded = build_mining_config(
-        data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
-        baskets=basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
-        master=master, skip_rows=skip_rows,
-    )
-    execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
+    from dmrun.data import read_ahead
+
+    start_reading(data, engine, encoding, delimiter, skip_rows, layout, transaction_column, ignore_items)
+    try:
+        loaded = build_mining_config(
+            data, "itemsets", support, None, None, None, max_len, algorithm, top, "support", encoding, delimiter, min_count,
+            baskets=basket_layout(layout, transaction_column, item_column, ignore_items), engine=engine, plots=plots, memory_budget=memory_budget,
+            master=master, skip_rows=skip_rows,
+        )
+        execute(loaded, _runs_dir(runs_dir), quiet or as_json, as_json)
+    finally:
+        read_ahead.close()

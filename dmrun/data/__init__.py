@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from dmrun.config.schema import DatasetConfig
 from dmrun.data.builtin import BUILTIN_DATASETS
 from dmrun.data.types import Baskets, Table
 from dmrun.errors import ConfigError, DataError
 from dmrun.suggest import closest_hint
+
+if TYPE_CHECKING:
+    from dmrun.config.schema import DatasetConfig
 
 BASKET_SUFFIXES = (".dat", ".basket", ".baskets")
 
@@ -293,6 +296,17 @@ def read_table_file(path: Path, config: DatasetConfig, kind: str, base_dir: Path
     return readers.read_table(path, config, delimiter)
 
 
+def basket_reading_options(config: DatasetConfig) -> dict[str, Any]:
+    """Return the keyword arguments of ``readers.read_baskets`` for a file of one basket per line."""
+    return {
+        "encoding": config.encoding,
+        "delimiter": config.delimiter,
+        "ignore_items": config.baskets.ignore_items,
+        "skip_rows": config.skip_rows,
+        "reject_tables": config.baskets.layout == "auto",
+    }
+
+
 def read_basket_file(path: Path, config: DatasetConfig, base_dir: Path | None) -> Baskets:
     """Read baskets: one transaction per line, or a long, one-hot or quantity table."""
     from dmrun.data import formats, readers
@@ -303,14 +317,10 @@ def read_basket_file(path: Path, config: DatasetConfig, base_dir: Path | None) -
         layout = "long" if config.baskets.transaction_column is not None else "lines"
     if layout == "lines":
         formats.check_signature(path, "basket")
-        return readers.read_baskets(
-            path,
-            encoding=config.encoding,
-            delimiter=config.delimiter,
-            ignore_items=config.baskets.ignore_items,
-            skip_rows=config.skip_rows,
-            reject_tables=config.baskets.layout == "auto",
-        )
+        from dmrun.data import read_ahead
+
+        options = basket_reading_options(config)
+        return read_ahead.take(path, options) or readers.read_baskets(path, **options)
     table_kind = file_format(path, config.model_copy(update={"format": "auto"}))
     if table_kind == "basket":
         table_kind = "csv"

@@ -17,11 +17,14 @@ import re
 from collections import Counter
 from itertools import chain
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dmrun.config.schema import DatasetConfig
 from dmrun.data.types import Baskets, Table
 from dmrun.errors import DataError
 from dmrun.gctools import collector_paused, release_free_memory
+
+if TYPE_CHECKING:
+    from dmrun.config.schema import DatasetConfig
 
 logger = logging.getLogger(__name__)
 

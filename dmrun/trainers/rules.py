@@ -9,24 +9,21 @@ a Python ``frozenset(...)`` repr.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
-import pickle
-import select
-import signal
 from array import array
 from collections import Counter
 from itertools import chain, combinations
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from dmrun.config.schema import ExperimentConfig, RulesConfig
+from dmrun import forking
 from dmrun.data.types import Baskets
 from dmrun.errors import DataError, TrainerError
 from dmrun.trainers.base import TrainContext, TrainResult
 
 if TYPE_CHECKING:
+    from dmrun.config.schema import ExperimentConfig, RulesConfig
     from dmrun.trainers.rulegen import ItemsetTable
 
 logger = logging.getLogger(__name__)
@@ -66,11 +63,22 @@ def effective_support(settings: RulesConfig, total: int) -> float:
     return settings.min_count / total
 
 
+def minimum_count(min_support: float, total: int) -> int:
+    """Return the number of baskets that a support fraction of ``total`` baskets requires."""
+    return max(1, math.ceil(min_support * total - 1e-9))
+
+
 def check_size(baskets: Baskets, settings: RulesConfig) -> int:
-    """Reject a mining run whose itemset count is certain to exceed ``settings.max_itemsets``."""
-    total = len(baskets.transactions)
-    min_count = max(1, math.ceil(settings.min_support * total - 1e-9))
-    bound, size = itemset_lower_bound(baskets.transactions, min_count, settings.max_len)
+    """Return the minimum count, after rejecting a run whose itemsets are certain to exceed ``settings.max_itemsets``."""
+    min_count = minimum_count(settings.min_support, len(baskets.transactions))
+    check_itemset_bound(baskets.transactions, settings, min_count)
+    return min_count
+
+
+def check_itemset_bound(transactions: list[list[str]], settings: RulesConfig | MiningSettings, min_count: int) -> None:
+    """Raise ``DataError`` when the itemsets that ``itemset_lower_bound`` finds exceed ``settings.max_itemsets``."""
+    total = len(transactions)
+    bound, size = itemset_lower_bound(transactions, min_count, settings.max_len)
     if bound > settings.max_itemsets:
         raise DataError(
             f"min_support {settings.min_support:g} x {total} transactions = {min_count} basket(s); "
@@ -78,7 +86,6 @@ def check_size(baskets: Baskets, settings: RulesConfig) -> int:
             f"(limit {settings.max_itemsets:,})",
             hint="raise the support, or limit the itemset length with max_len (--max-len)",
         )
-    return min_count
 
 
 def item_counts(transactions: list[list[str]]) -> dict[str, int]:
@@ -95,12 +102,13 @@ def memory_budget(settings: RulesConfig) -> int:
         return 8 * 2**30
 
 
-def _resident_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as stream:
-            return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
+def _over_budget(settings: RulesConfig, budget: int) -> Callable[[], DataError]:
+    return lambda: DataError(
+        f"mining at min_support {settings.min_support:g} needed more than the memory budget of "
+        f"{budget / 2**20:,.0f} MB and was stopped; the support is too low for this data",
+        hint="raise the support (--support), limit the itemset length (--max-len), "
+        "or raise memory_budget_mb (--memory-budget)",
+    )
 
 
 def run_bounded(
@@ -109,12 +117,11 @@ def run_bounded(
     """Run ``work`` in a forked child process and return its result.
 
     pyfim runs in C and never returns to Python until it is done, so neither a signal nor a
-    memory check could reach it in this process. The parent polls how much resident memory the
-    child has added since it started and kills it past ``budget``. A SIGINT or SIGTERM in the
-    parent kills it too. The parent calls ``meanwhile`` first, while the child works. Without
-    ``os.fork`` (Windows), ``work`` runs here without the guard, then ``meanwhile``.
+    memory check could reach it in this process. The parent kills the child once it adds more
+    than ``budget`` bytes (see ``dmrun.forking.collect``), and calls ``meanwhile`` while it
+    works. Without ``os.fork`` (Windows), ``work`` runs here without the guard, then ``meanwhile``.
     """
-    if not hasattr(os, "fork") or not os.path.exists("/proc/self/statm"):
+    if not forking.fork_available():
         result = work()
         if meanwhile is not None:
             meanwhile()
@@ -123,52 +130,15 @@ def run_bounded(
     pid = os.fork()
     if pid == 0:  # the child: do the work, send the result, and leave without cleanup handlers
         os.close(read_end)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        try:
-            payload = pickle.dumps(("ok", work()), protocol=pickle.HIGHEST_PROTOCOL)
-        except BaseException as err:  # noqa: BLE001 - every failure is reported to the parent
-            payload = pickle.dumps(("error", f"{type(err).__name__}: {err}"))
-        with os.fdopen(write_end, "wb") as stream:
-            stream.write(payload)
+        forking.in_child()
+        forking.send_result(write_end, work)
         os._exit(0)
     os.close(write_end)
-    chunks: list[bytes] = []
-    # The child starts with the parent's pages, so the budget applies to what it adds to them.
-    start = _resident_bytes(pid)
-    peak = 0
-    try:
-        if meanwhile is not None:
-            meanwhile()
-        while True:
-            readable, _, _ = select.select([read_end], [], [], 0.05)
-            if readable:
-                chunk = os.read(read_end, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            peak = max(peak, _resident_bytes(pid) - start)
-            if peak > budget:
-                raise DataError(
-                    f"mining at min_support {settings.min_support:g} needed more than the memory budget of "
-                    f"{budget / 2**20:,.0f} MB and was stopped; the support is too low for this data",
-                    hint="raise the support (--support), limit the itemset length (--max-len), "
-                    "or raise memory_budget_mb (--memory-budget)",
-                )
-    finally:
-        os.close(read_end)
-        if not chunks or peak > budget:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    status, value = pickle.loads(b"".join(chunks))  # written by the child above, never by anyone else
-    if status != "ok":
-        raise TrainerError(f"mining failed: {value}")
-    return value
+    return forking.collect(pid, read_end, budget, _over_budget(settings, budget), meanwhile)
 
 
 def fim_itemsets(
-    transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig, min_count: int
+    transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig | MiningSettings, min_count: int
 ) -> tuple[list[str], array, array, array, int]:
     """Mine with pyfim and return the itemsets flat, without NumPy, for ``ItemsetTable.from_flat``.
 
@@ -207,6 +177,21 @@ def fim_itemsets(
     return items, lengths, members, found_counts, total
 
 
+class MiningSettings(NamedTuple):
+    """The settings pyfim mining reads, without pydantic, for a child that has not imported it."""
+
+    algorithm: str
+    max_len: int | None
+    min_support: float
+    max_itemsets: int
+
+
+def mine_read_baskets(baskets: Baskets, settings: MiningSettings, min_count: int) -> tuple[list[str], array, array, array, int]:
+    """In the child that read the baskets (``dmrun.data.read_ahead``): check the itemset bound, then mine."""
+    check_itemset_bound(baskets.transactions, settings, min_count)
+    return fim_itemsets(baskets.transactions, baskets.item_counts, settings, min_count)
+
+
 def mine_with_fim(transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig, min_count: int) -> ItemsetTable:
     """Mine with pyfim in this process and return the itemset table."""
     from dmrun.trainers.rulegen import ItemsetTable
@@ -243,10 +228,19 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
             return fit_on_spark(config, data, context)
     n_transactions = len(data.transactions)
     settings = settings.model_copy(update={"min_support": effective_support(settings, n_transactions)})
-    min_count = check_size(data, settings)
-    counts = data.item_counts
-    if counts is None or sum(counts.values()) != sum(map(len, data.transactions)):
-        counts = item_counts(data.transactions)
+    from dmrun.data.read_ahead import ReadAheadTransactions
+
+    read_ahead = isinstance(data.transactions, ReadAheadTransactions)
+    if read_ahead:  # the baskets are in the reading child, which checks the itemset bound before it mines
+        if settings.engine != "fim" or data.item_counts is None:
+            raise TrainerError(f"baskets read ahead can only be mined by the fim engine, not by {settings.engine}")
+        min_count = minimum_count(settings.min_support, n_transactions)
+        counts = data.item_counts
+    else:
+        min_count = check_size(data, settings)
+        counts = data.item_counts
+        if counts is None or sum(counts.values()) != sum(map(len, data.transactions)):
+            counts = item_counts(data.transactions)
     most_common = max(counts.values(), default=0)
     if most_common < min_count:
         logger.warning(
@@ -261,14 +255,16 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     if settings.engine == "fim":
         import fim  # noqa: F401  imported here as well as in the miner, so that run.json records its version
 
-        from dmrun.trainers.rulegen import ItemsetTable
+        budget = memory_budget(settings)
+        if read_ahead:
+            plain = MiningSettings(settings.algorithm, settings.max_len, settings.min_support, settings.max_itemsets)
+            flat = data.transactions.run(mine_read_baskets, (plain, min_count), budget, _over_budget(settings, budget), _import_output)
+        else:
+            flat = run_bounded(
+                lambda: fim_itemsets(data.transactions, counts, settings, min_count), budget, settings, meanwhile=_import_output
+            )
+        from dmrun.trainers.rulegen import ItemsetTable  # imports NumPy, so only once the miner is running
 
-        flat = run_bounded(
-            lambda: fim_itemsets(data.transactions, counts, settings, min_count),
-            memory_budget(settings),
-            settings,
-            meanwhile=_import_output,
-        )
         table = ItemsetTable.from_flat(*flat)
     else:
         table = mine_with_mlxtend(data.transactions, settings)
@@ -279,4 +275,6 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
 
 def _import_output() -> None:
     """Import NumPy and the output code while the forked miner works, which saves their import time."""
+    import numpy.random  # noqa: F401  rule generation draws the item keys with it
+
     import dmrun.trainers.rules_output  # noqa: F401

@@ -74,11 +74,30 @@ def _quoted(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def float_cells(values: np.ndarray) -> list[str]:
+    """Format a float array as ``arrow_float`` does, value by value, several times faster.
+
+    ``repr`` formats the values in C; only the whole numbers lose their trailing ``.0`` in
+    Python, and the values outside ``arrow_float``'s decimal range go through it.
+    """
+    numbers = values.astype(np.float64, copy=False)
+    cells = list(map(repr, numbers.tolist()))
+    magnitude = np.abs(numbers)
+    with np.errstate(invalid="ignore"):
+        decimal = (magnitude >= 1e-4) & (magnitude < 1e10)
+        whole = decimal & (numbers == np.trunc(numbers))
+    for index in np.flatnonzero(whole).tolist():
+        cells[index] = cells[index][:-2]
+    for index in np.flatnonzero(~decimal).tolist():
+        cells[index] = arrow_float(float(numbers[index]))
+    return cells
+
+
 def _text_column(values: Any) -> list[str]:
     """Return one column of a block as CSV cells."""
     if isinstance(values, np.ndarray):
         if values.dtype.kind == "f":
-            return list(map(arrow_float, values.tolist()))
+            return float_cells(values)
         return list(map(str, values.tolist()))
     return list(map(_quoted, values))
 

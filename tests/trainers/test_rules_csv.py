@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from dmrun.trainers.rules_csv import arrow_float, write_arrow_csv, write_python_csv
+from dmrun.trainers.rules_csv import arrow_float, float_cells, write_arrow_csv, write_python_csv
 
 EDGE_FLOATS = [
     0.0, -0.0, 1.0, 2.0, 100.0, 0.5, 1 / 3, 1e-4, 9.999e-5, 1e-6, 9.99e-7, 1e-7, 1.5e-7,
@@ -55,6 +55,13 @@ def test_arrow_header_without_rows(tmp_path):
     write_python_csv(tmp_path / "python.csv", [{"name": [], "value": np.array([])}])
     assert (tmp_path / "empty.csv").read_bytes() == b'"name","value"\n'
     assert (tmp_path / "python.csv").read_bytes() == b'"name","value"\n'
+
+
+def test_float_cells_match_arrow_float():
+    values = random_floats()
+    assert float_cells(values) == list(map(arrow_float, values.tolist()))
+    single = values[~(np.abs(values) > 1e38)].astype(np.float32)
+    assert float_cells(single) == list(map(arrow_float, single.tolist()))
 
 
 def test_arrow_float_forms():

@@ -1,0 +1,112 @@
+"""``dmrun mine`` reads a basket file in the mining child while it starts up: same results, same errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dmrun.data import read_ahead
+from helpers import run_folder_from_stdout
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="reading ahead needs os.fork")
+
+BASKETS = "bread milk\nbread butter milk\nbeer bread\nmilk butter\nbread milk butter beer\n" * 20
+
+
+def no_children_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list:
+    """Record what each ``read_ahead.take`` call returned."""
+    results = []
+    original = read_ahead.take
+
+    def spy(path, options):
+        result = original(path, options)
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(read_ahead, "take", spy)
+    return results
+
+
+def mine(cli, data: Path, runs: Path, *args: str):
+    return cli("mine", "rules", data, "--support", "0.2", "--runs-dir", runs, "--quiet", *args)
+
+
+def test_read_ahead_same_files(cli, tmp_path, taken, monkeypatch):
+    data = tmp_path / "baskets.dat"
+    data.write_text(BASKETS, encoding="utf-8")
+    ahead = mine(cli, data, tmp_path / "ahead")
+    assert ahead.exit_code == 0, ahead.output
+    assert taken and taken[0] is not None, "the run did not use the baskets read ahead"
+    monkeypatch.setattr(read_ahead, "start", lambda *args, **kwargs: None)
+    in_process = mine(cli, data, tmp_path / "in_process")
+    assert in_process.exit_code == 0, in_process.output
+    assert taken[1] is None
+    first, second = run_folder_from_stdout(ahead.stdout), run_folder_from_stdout(in_process.stdout)
+    for name in ("artifacts/itemsets.csv", "artifacts/rules.csv", "artifacts/rules.json", "data.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert no_children_left()
+
+
+def test_read_ahead_other_options_read_again(tmp_path):
+    data = tmp_path / "baskets.dat"
+    data.write_text(BASKETS, encoding="utf-8")
+    options = {"encoding": "utf-8", "delimiter": None, "ignore_items": [], "skip_rows": 0, "reject_tables": True}
+    read_ahead.start(data, options)
+    assert read_ahead.take(data, {**options, "skip_rows": 1}) is None
+    assert no_children_left()
+    read_ahead.start(data, options)
+    baskets = read_ahead.take(data, options)
+    assert baskets is not None and len(baskets.transactions) == 100
+    assert baskets.summary["distinct_items"] == 4
+    with pytest.raises(TypeError, match="held by the process"):
+        list(baskets.transactions)
+    read_ahead.close()
+    assert no_children_left()
+
+
+def test_read_ahead_unreadable_file_error(cli, tmp_path, taken):
+    data = tmp_path / "latin1.dat"
+    data.write_bytes("caf\xe9 bread\nmilk\n".encode("latin-1"))
+    result = mine(cli, data, tmp_path / "runs")
+    assert result.exit_code == 3
+    assert taken == [None]
+    assert "not UTF-8 (byte 0xe9 at offset 3)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert no_children_left()
+
+
+def test_read_ahead_invalid_option_ends_child(cli, tmp_path):
+    data = tmp_path / "baskets.dat"
+    data.write_text(BASKETS, encoding="utf-8")
+    result = mine(cli, data, tmp_path / "runs", "--confidence", "2")
+    assert result.exit_code == 2
+    assert "--confidence" in result.stderr
+    assert read_ahead._pending is None
+    assert no_children_left()
+
+
+@pytest.mark.parametrize("read_in_child", [True, False])
+def test_itemset_bound_error_either_process(cli, tmp_path, monkeypatch, read_in_child):
+    # 30 of 40 baskets hold the same 40 items: at support 0.5 their 2**40 subsets are all frequent.
+    items = " ".join(f"i{index}" for index in range(40))
+    data = tmp_path / "wide.dat"
+    data.write_text(f"{items}\n" * 30 + "a b\n" * 10, encoding="utf-8")
+    if not read_in_child:
+        monkeypatch.setattr(read_ahead, "start", lambda *args, **kwargs: None)
+    result = cli("mine", "itemsets", data, "--support", "0.5", "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 3
+    assert "20 basket(s) share 40 items" in result.stderr
+    assert "--max-len" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert no_children_left()
