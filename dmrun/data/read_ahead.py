@@ -170,7 +170,7 @@ def _serve(path: Path, options: dict[str, Any], preload: tuple[str, ...], result
     try:
         from dmrun.data import readers
 
-        baskets = readers.read_baskets(path, **options)
+        baskets = readers.read_baskets(path, **options, coded=True)  # only the miner sees them: codes are faster
     except BaseException:  # noqa: BLE001 - the parent reads the file again and reports the failure itself
         forking.send_message(results, ("failed",))
         return

@@ -30,3 +30,5 @@ class Baskets:
     source: str
     summary: dict[str, Any] = field(default_factory=dict)
     item_counts: dict[str, int] | None = None  # baskets containing each item, when the reader counted them
+    # When set, ``transactions`` hold int codes that index these names (``readers.build_baskets(coded=True)``).
+    item_names: list[str] | None = None

@@ -138,13 +138,18 @@ def run_bounded(
 
 
 def fim_itemsets(
-    transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig | MiningSettings, min_count: int
+    transactions: list[list[Any]],
+    counts: dict[str, int],
+    settings: RulesConfig | MiningSettings,
+    min_count: int,
+    names: list[str] | None = None,
 ) -> tuple[list[str], array, array, array, int]:
     """Mine with pyfim and return the itemsets flat, without NumPy, for ``ItemsetTable.from_flat``.
 
     The result is the sorted item names, each itemset's length, the item ids of every itemset
     one after another (ids index the names, ascending within an itemset), the counts, and the
     number of transactions. Compact arrays pickle as bytes, so the forked miner returns them fast.
+    With ``names``, the transactions hold int codes that index them (``Baskets.item_names``).
     pyfim leaves out the itemsets made only of items found in every basket (it treats them as
     part of the empty set), so those are added back here with the full count.
     """
@@ -156,10 +161,11 @@ def fim_itemsets(
     found = miner(transactions, target=target, supp=-min_count, report="a", **options)
     items = sorted(counts)
     ids = {item: position for position, item in enumerate(items)}
+    position_of = ids.__getitem__ if names is None else [ids[name] for name in names].__getitem__
     lengths, members, found_counts = array("i"), array("i"), array("q")
     for itemset, count in found:
         lengths.append(len(itemset))
-        members.extend(sorted(map(ids.__getitem__, itemset)))
+        members.extend(sorted(map(position_of, itemset)))
         found_counts.append(count)
     total = len(transactions)
     everywhere = sorted(ids[item] for item, count in counts.items() if count == total)
@@ -189,7 +195,7 @@ class MiningSettings(NamedTuple):
 def mine_read_baskets(baskets: Baskets, settings: MiningSettings, min_count: int) -> tuple[list[str], array, array, array, int]:
     """In the child that read the baskets (``dmrun.data.read_ahead``): check the itemset bound, then mine."""
     check_itemset_bound(baskets.transactions, settings, min_count)
-    return fim_itemsets(baskets.transactions, baskets.item_counts, settings, min_count)
+    return fim_itemsets(baskets.transactions, baskets.item_counts, settings, min_count, baskets.item_names)
 
 
 def mine_with_fim(transactions: list[list[str]], counts: dict[str, int], settings: RulesConfig, min_count: int) -> ItemsetTable:

@@ -318,3 +318,17 @@ def test_mine_skip_rows_option(cli, tmp_path):
                  "--no-plots", "--json", "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 0, result.output
     assert '"transactions": 2' in result.stdout
+
+
+@pytest.mark.parametrize("text", [RAGGED, "a b a\nc  b\n\n  d\n", "茶 咖啡\n咖啡 茶 茶\n"])
+def test_coded_baskets_match_item_names(tmp_path, text):
+    from dmrun.data.readers import read_baskets
+
+    path = tmp_path / "baskets.txt"
+    path.write_text(text, encoding="utf-8")
+    named = read_baskets(path)
+    coded = read_baskets(path, coded=True)
+    assert named.item_names is None
+    assert [[coded.item_names[code] for code in basket] for basket in coded.transactions] == named.transactions
+    assert coded.item_counts == named.item_counts
+    assert coded.summary == named.summary
