@@ -21,6 +21,8 @@ from typing import Any, Callable
 
 from dmrun.errors import DmrunError, TrainerError
 
+# prctl option that names the signal a process gets when its parent ends (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 # Seconds between two checks of the child's memory.
 POLL_SECONDS = 0.05
 _LENGTH = struct.Struct("<Q")
@@ -40,10 +42,31 @@ def resident_bytes(pid: int) -> int:
         return 0
 
 
-def in_child() -> None:
-    """Give a new child the default SIGINT and SIGTERM actions, so either signal ends it at once."""
+def fork() -> int:
+    """Fork as ``os.fork`` does, and set up the child with ``in_child``."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        in_child(parent)
+    return pid
+
+
+def in_child(parent: int) -> None:
+    """Set up a new child of process ``parent``: SIGINT and SIGTERM end it at once, and so does the parent's end.
+
+    On Linux the kernel sends the child SIGKILL when its parent ends, however it ends, so a
+    killed ``dmrun`` leaves no child reading or mining on its own.
+    """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError, TypeError):
+        pass  # no prctl outside Linux: the parent's cleanup is all there is
+    if os.getppid() != parent:
+        os._exit(1)  # the parent ended before the signal was set up
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -79,18 +102,33 @@ def read_message(fd: int) -> Any:
     return None if payload is None else pickle.loads(payload)  # from our own child, never from elsewhere
 
 
-def send_result(fd: int, work: Callable[[], Any]) -> None:
-    """Run ``work`` in the child, write its outcome to ``fd`` and close it.
+def outcome(work: Callable[[], Any]) -> tuple[str, Any]:
+    """Run ``work`` and return ``("ok", result)``, ``("raise", error)`` or ``("error", text)`` for ``unpack_outcome``.
 
     A ``DmrunError`` travels whole, so the parent raises it with its message, hint and exit
-    code; any other failure travels as text.
+    code. Any other failure travels as text.
     """
     try:
-        payload = pickle.dumps(("ok", work()), protocol=pickle.HIGHEST_PROTOCOL)
+        return "ok", work()
     except DmrunError as err:
-        payload = pickle.dumps(("raise", err), protocol=pickle.HIGHEST_PROTOCOL)
+        return "raise", err
     except BaseException as err:  # noqa: BLE001 - every failure is reported to the parent
-        payload = pickle.dumps(("error", f"{type(err).__name__}: {err}"))
+        return "error", f"{type(err).__name__}: {err}"
+
+
+def unpack_outcome(result: tuple[str, Any], task: str) -> Any:
+    """Return the result of an ``outcome``, or raise its error (as a ``TrainerError`` when it is not a ``DmrunError``)."""
+    kind, value = result
+    if kind == "raise":
+        raise value
+    if kind != "ok":
+        raise TrainerError(f"{task} failed: {value}")
+    return value
+
+
+def send_result(fd: int, work: Callable[[], Any]) -> None:
+    """Run ``work`` in the child, write its ``outcome`` to ``fd`` and close it."""
+    payload = pickle.dumps(outcome(work), protocol=pickle.HIGHEST_PROTOCOL)
     write_all(fd, payload)
     os.close(fd)
 
@@ -138,9 +176,4 @@ def collect(
             f"{task} failed: its process ended without a result ({cause})",
             hint="the machine may have run out of memory. A higher support (--support) or --max-len needs less",
         )
-    outcome, value = pickle.loads(b"".join(chunks))  # written by send_result in our own child
-    if outcome == "raise":
-        raise value
-    if outcome != "ok":
-        raise TrainerError(f"{task} failed: {value}")
-    return value
+    return unpack_outcome(pickle.loads(b"".join(chunks)), task)  # written by send_result in our own child

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from dmrun import forking
 from dmrun.data.types import Baskets
+from dmrun.errors import TrainerError
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ class ReadAheadTransactions:
         return self._count
 
     def __iter__(self):
-        raise TypeError("these baskets are held by the process that read them; use run()")
+        raise TypeError("these baskets are in the process that read them: use call() or run()")
+
+    def call(self, function: Callable[..., Any], arguments: tuple) -> Any:
+        """Call ``function(baskets, *arguments)`` in the child and return its result or raise its ``DmrunError``."""
+        return self._child.call(function, arguments)
 
     def run(
         self,
@@ -63,10 +68,20 @@ class _Child:
     def receive(self) -> Any:
         return forking.read_message(self.results)
 
+    def call(self, function, arguments):
+        try:
+            forking.send_message(self.requests, (function, arguments, False))
+        except BrokenPipeError:
+            pass  # the child is gone, so no reply comes
+        reply = self.receive()
+        if reply is None:
+            raise TrainerError("the process that read the baskets ended without a reply")
+        return forking.unpack_outcome(reply, "mining")
+
     def run(self, function, arguments, budget, over_budget, meanwhile):
         global _pending
         try:
-            forking.send_message(self.requests, (function, arguments))
+            forking.send_message(self.requests, (function, arguments, True))
         except BrokenPipeError:
             pass  # the child is gone: collect reports that it ended without a result
         finally:
@@ -104,7 +119,7 @@ def start(path: Path, options: dict[str, Any], preload: tuple[str, ...] = ()) ->
         return
     results_read, results_write = os.pipe()
     requests_read, requests_write = os.pipe()
-    pid = os.fork()
+    pid = forking.fork()
     if pid == 0:
         os.close(results_read)
         os.close(requests_write)
@@ -124,22 +139,20 @@ def take(path: Path, options: dict[str, Any]) -> Baskets | None:
     when its reading failed. The caller then reads the file itself. The log records of the
     child's reading are logged here, once the run's log file is open.
     """
-    global _pending
-    child, _pending = _pending, None
+    child = _pending  # stays pending while this waits, so that close() ends it on an interrupt
     if child is None:
         return None
     if child.key != _key(path, options):
         logger.debug("read ahead %s, but the run reads %s; reading it now", child.key, _key(path, options))
-        child.close()
+        close()
         return None
     message = child.receive()
     if not message or message[0] != "read":
-        child.close()
+        close()
         return None
     _, source, summary, item_counts, count, records = message
     for name, level, text in records:
         logging.getLogger(name).log(level, "%s", text)
-    _pending = child  # until its mining work is handed over, close() still ends it
     return Baskets(transactions=ReadAheadTransactions(child, count), source=source, summary=summary, item_counts=item_counts)
 
 
@@ -161,8 +174,12 @@ class _Records(logging.Handler):
 
 
 def _serve(path: Path, options: dict[str, Any], preload: tuple[str, ...], results: int, requests: int) -> None:
-    """In the child: read the baskets, report them, then run the one piece of work the parent sends."""
-    forking.in_child()
+    """Read the baskets in the child and report them, then run the work the parent sends.
+
+    Each request is a function, its arguments and whether it is the last. The reply to the
+    last one is streamed by ``forking.send_result`` for ``forking.collect``, which watches the
+    memory it takes. Each earlier one gets a reply of one message.
+    """
     capture = _Records()
     dmrun_logger = logging.getLogger("dmrun")
     dmrun_logger.handlers = [capture]
@@ -170,7 +187,7 @@ def _serve(path: Path, options: dict[str, Any], preload: tuple[str, ...], result
     try:
         from dmrun.data import readers
 
-        baskets = readers.read_baskets(path, **options, coded=True)  # only the miner sees them: codes are faster
+        baskets = readers.read_baskets(path, **options, coded=True)  # only the miner uses them, and it is faster on codes
     except BaseException:  # noqa: BLE001 - the parent reads the file again and reports the failure itself
         forking.send_message(results, ("failed",))
         return
@@ -178,8 +195,12 @@ def _serve(path: Path, options: dict[str, Any], preload: tuple[str, ...], result
     forking.send_message(results, ("read", baskets.source, baskets.summary, counts, len(baskets.transactions), capture.records))
     for module in preload:
         importlib.import_module(module)
-    request = forking.read_message(requests)
-    if request is None:
-        return  # the parent read another file or stopped
-    function, arguments = request
-    forking.send_result(results, lambda: function(baskets, *arguments))
+    while True:
+        request = forking.read_message(requests)
+        if request is None:
+            return  # the parent read another file or stopped
+        function, arguments, last = request
+        if last:
+            forking.send_result(results, lambda: function(baskets, *arguments))
+            return
+        forking.send_message(results, forking.outcome(lambda: function(baskets, *arguments)))

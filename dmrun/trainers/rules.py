@@ -127,10 +127,9 @@ def run_bounded(
             meanwhile()
         return result
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    pid = forking.fork()
     if pid == 0:  # the child: do the work, send the result, and leave without cleanup handlers
         os.close(read_end)
-        forking.in_child()
         forking.send_result(write_end, work)
         os._exit(0)
     os.close(write_end)
@@ -192,9 +191,13 @@ class MiningSettings(NamedTuple):
     max_itemsets: int
 
 
-def mine_read_baskets(baskets: Baskets, settings: MiningSettings, min_count: int) -> tuple[list[str], array, array, array, int]:
-    """In the child that read the baskets (``dmrun.data.read_ahead``): check the itemset bound, then mine."""
+def check_read_baskets(baskets: Baskets, settings: MiningSettings, min_count: int) -> None:
+    """Check the itemset bound in the child that read the baskets (``dmrun.data.read_ahead``)."""
     check_itemset_bound(baskets.transactions, settings, min_count)
+
+
+def mine_read_baskets(baskets: Baskets, settings: MiningSettings, min_count: int) -> tuple[list[str], array, array, array, int]:
+    """Mine in the child that read the baskets (``dmrun.data.read_ahead``)."""
     return fim_itemsets(baskets.transactions, baskets.item_counts, settings, min_count, baskets.item_names)
 
 
@@ -237,10 +240,12 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
     from dmrun.data.read_ahead import ReadAheadTransactions
 
     read_ahead = isinstance(data.transactions, ReadAheadTransactions)
-    if read_ahead:  # the baskets are in the reading child, which checks the itemset bound before it mines
+    if read_ahead:  # the baskets are in the child that read them, so the itemset bound is checked there
         if settings.engine != "fim" or data.item_counts is None:
             raise TrainerError(f"baskets read ahead can only be mined by the fim engine, not by {settings.engine}")
         min_count = minimum_count(settings.min_support, n_transactions)
+        plain = MiningSettings(settings.algorithm, settings.max_len, settings.min_support, settings.max_itemsets)
+        data.transactions.call(check_read_baskets, (plain, min_count))
         counts = data.item_counts
     else:
         min_count = check_size(data, settings)
@@ -263,7 +268,6 @@ def fit(config: ExperimentConfig, data: Baskets, context: TrainContext) -> Train
 
         budget = memory_budget(settings)
         if read_ahead:
-            plain = MiningSettings(settings.algorithm, settings.max_len, settings.min_support, settings.max_itemsets)
             flat = data.transactions.run(mine_read_baskets, (plain, min_count), budget, _over_budget(settings, budget), _import_output)
         else:
             flat = run_bounded(

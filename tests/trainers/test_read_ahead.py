@@ -69,7 +69,7 @@ def test_read_ahead_other_options_read_again(tmp_path):
     baskets = read_ahead.take(data, options)
     assert baskets is not None and len(baskets.transactions) == 100
     assert baskets.summary["distinct_items"] == 4
-    with pytest.raises(TypeError, match="held by the process"):
+    with pytest.raises(TypeError, match="in the process that read them"):
         list(baskets.transactions)
     read_ahead.close()
     assert no_children_left()
@@ -109,4 +109,55 @@ def test_itemset_bound_error_either_process(cli, tmp_path, monkeypatch, read_in_
     assert "20 basket(s) share 40 items" in result.stderr
     assert "--max-len" in result.stderr
     assert "Traceback" not in result.stderr
+    log = next((tmp_path / "runs").glob("*/log.txt")).read_text(encoding="utf-8")
+    assert "mining itemsets with" not in log  # rejected before mining starts, as when read in process
     assert no_children_left()
+
+
+def child_pids(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as stream:
+        return [int(child) for child in stream.read().split()]
+
+
+def gone(pid: int) -> bool:
+    """Tell whether a process has ended: it no longer exists, or it is a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_reading_child_ends_with_dmrun(tmp_path, signal_name):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import subprocess_env
+
+    generator = random.Random(0)
+    items = [f"item{index}" for index in range(2000)]
+    data = tmp_path / "large.dat"
+    data.write_text("".join(" ".join(generator.sample(items, 20)) + "\n" for _ in range(400_000)), encoding="utf-8")
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dmrun", "mine", "rules", str(data), "--support", "0.5", "--runs-dir", str(runs), "-q"],
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(runs.glob("*/log.txt")) or "loading data" not in next(runs.glob("*/log.txt")).read_text():
+        assert time.monotonic() < deadline, "the run did not start loading within 60 s"
+        time.sleep(0.02)
+    children = child_pids(process.pid)
+    assert children, "no reading child while the data loads"
+    process.send_signal(getattr(signal, signal_name))
+    process.wait(timeout=30)  # not communicate(): an orphaned child would keep the output pipes open
+    deadline = time.monotonic() + 1  # reading the file takes about 2 s on a 2-core machine
+    while not all(map(gone, children)):
+        assert time.monotonic() < deadline, f"the reading child outlived dmrun after {signal_name}"
+        time.sleep(0.02)
+    process.communicate(timeout=30)
