@@ -84,6 +84,8 @@ def resolved_config(loaded: LoadedConfig) -> dict[str, Any]:
     if config.spark is None:
         exclude.add("spark")
     data = config.model_dump(mode="json", exclude=exclude)
+    if data["model"].get("min_count") is not None:
+        del data["model"]["min_support"]  # replaced by min_count; a config may not give both
     if config.dataset.path is not None:
         data["dataset"]["path"] = str(loaded.resolve_path(config.dataset.path).resolve())
     if config.dataset.labels is not None:

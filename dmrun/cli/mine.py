@@ -250,7 +250,7 @@ def start_reading(
     read_ahead.start(path.resolve(), options, preload=("dmrun.trainers.rules", "fim"))
 
 
-BUDGET_HELP = "Memory in MB that mining may use before it is stopped (default: half of the machine's memory)."
+BUDGET_HELP = "Memory in MB, at least 64, that mining may use before it is stopped (default: half of the machine's memory)."
 PLOTS_HELP = "Draw plots into the run's artifacts/plots/ (report.plots in a config)."
 
 

@@ -7,7 +7,7 @@ from here. Every model forbids unknown keys and runs in strict mode, so ``"5"`` 
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from dmrun.names import name_problem
 
@@ -443,6 +443,18 @@ RuleMetric = Literal[
     "representativity",
 ]
 
+# Largest value of each bounded rule measure. Lift and conviction have no upper bound.
+MEASURE_MAXIMUM = {
+    "support": 1.0,
+    "confidence": 1.0,
+    "jaccard": 1.0,
+    "kulczynski": 1.0,
+    "representativity": 1.0,
+    "leverage": 0.25,
+    "zhangs_metric": 1.0,
+    "certainty": 1.0,
+}
+
 
 class RulesConfig(StrictModel):
     type: Literal["rules"] = Field(..., description="Selects this algorithm.")
@@ -469,7 +481,12 @@ class RulesConfig(StrictModel):
         description="Minimum support as a number of transactions; replaces `min_support` when set.",
     )
     metric: RuleMetric = Field("confidence", description="Rule measure that `min_threshold` applies to.")
-    min_threshold: float = Field(0.5, description="Minimum value of `metric` for a rule to be kept.")
+    min_threshold: float = Field(
+        0.5,
+        description="Minimum value of `metric` for a rule to be kept. It may not exceed the measure's largest "
+        "value: 1 for support, confidence, jaccard, kulczynski, representativity, zhangs_metric and certainty, "
+        "0.25 for leverage.",
+    )
     max_len: int | None = Field(None, ge=1, description="Maximum items in an itemset; unlimited when not set.")
     top: int = Field(10, ge=0, description="Rules shown in the summary, best first by `sort_by`.")
     sort_by: RuleMetric = Field("lift", description="Measure that orders the rules in the files and the summary.")
@@ -488,7 +505,7 @@ class RulesConfig(StrictModel):
     memory_budget_mb: int | None = Field(
         None,
         ge=64,
-        description="Memory the fim engine may use to mine itemsets, in MB; mining that passes it is stopped "
+        description="Memory the fim engine may use to mine itemsets, in MB (at least 64); mining that passes it is stopped "
         "with an error, and rule generation estimated to pass it is rejected before it starts. Default: half "
         "of the machine's memory.",
     )
@@ -498,6 +515,17 @@ class RulesConfig(StrictModel):
         description="`itemsets.json` and `rules.json` are written only when they hold at most this many records; "
         "the CSV files always hold every record.",
     )
+
+    @field_validator("min_threshold")
+    @classmethod
+    def _check_threshold(cls, value: float, info: ValidationInfo) -> float:
+        metric = info.data.get("metric", "confidence")
+        if value != value:
+            raise ValueError("not a number; give a threshold such as 0.5")
+        largest = MEASURE_MAXIMUM.get(metric)
+        if largest is not None and value > largest:
+            raise ValueError(f"{value:g} is above {largest:g}, the largest {metric}, so no rule could be kept")
+        return value
 
     @model_validator(mode="after")
     def _check_algorithm(self) -> "RulesConfig":

@@ -432,3 +432,34 @@ def test_mine_ignore_items_option(mine, tmp_path):
     summary = read_json(folder / "data.json")
     assert summary["ignored_items_dropped"] == 2
     assert summary["transactions"] == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--min-threshold", "2"], "2 is above 1, the largest confidence"),
+        (["--metric", "support", "--min-threshold", "5"], "5 is above 1, the largest support"),
+        (["--metric", "leverage", "--min-threshold", "0.3"], "0.3 is above 0.25, the largest leverage"),
+        (["--min-threshold", "nan"], "not a number"),
+    ],
+)
+def test_threshold_above_measure_range_rejected(mine, tmp_path, options, message):
+    result, _ = mine("rules", write_baskets(tmp_path, TRANSACTIONS), *options)
+    assert result.exit_code == 2
+    assert "invalid value for --min-threshold" in result.stderr
+    assert message in result.stderr
+
+
+def test_lift_threshold_has_no_upper_bound(mine, tmp_path):
+    result, _ = mine("rules", write_baskets(tmp_path, TRANSACTIONS), "--support", "0.25", "--metric", "lift", "--min-threshold", "50")
+    assert result.exit_code == 0, result.output
+
+
+def test_min_count_run_config_trains_again(mine, cli, tmp_path):
+    result, folder = mine("rules", write_baskets(tmp_path, TRANSACTIONS), "--min-count", "2")
+    assert result.exit_code == 0, result.output
+    saved = (folder / "config.yaml").read_text(encoding="utf-8")
+    assert "min_count: 2" in saved
+    assert "min_support" not in saved
+    again = cli("train", folder / "config.yaml", "--runs-dir", tmp_path / "again", "--quiet")
+    assert again.exit_code == 0, again.output
