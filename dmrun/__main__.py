@@ -1,4 +1,4 @@
-from dmrun.cli import run
+from dmrun.entry import run
 
 if __name__ == "__main__":
     run()

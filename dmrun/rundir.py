@@ -274,11 +274,16 @@ class RunDir:
         (a validated ``--run-name``).
 
         Raises:
-            ConfigError: when ``folder`` exists and ``overwrite`` is false, or cannot be replaced.
+            ConfigError: when ``runs_dir`` is a file, or ``folder`` exists and ``overwrite`` is false, or cannot be replaced.
             RunDirError: when the folder cannot be created.
         """
         import socket
 
+        if runs_dir.exists() and not runs_dir.is_dir():
+            raise ConfigError(
+                f"the runs folder {runs_dir} is a file, not a folder",
+                hint="give a folder with --runs-dir (or DMRUN_RUNS_DIR); it is created when missing",
+            )
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -259,7 +259,8 @@ def run_in(
     try:
         if not resuming:
             run.write_text("config.yaml", yaml.safe_dump(resolved_config(loaded), sort_keys=False, allow_unicode=True))
-        lifecycle.info("run %s %s: %s on %s", run.path.name, "resumed" if resuming else "started", entry.name, config.dataset.name or config.dataset.path)
+        kind = "itemsets" if entry.name == "rules" and config.model.output == "itemsets" else entry.name
+        lifecycle.info("run %s %s: %s on %s", run.path.name, "resumed" if resuming else "started", kind, config.dataset.name or config.dataset.path)
 
         reporter.status("loading data")
         data, summary = prepare_agreed(loaded, entry, session)

@@ -184,6 +184,7 @@ def execute(
         reporter.close()
         code = err.exit_code if isinstance(err, RunInterrupted) else 130
         output.stderr.print("[yellow]interrupted[/]" + (f"; run folder: {created[0].path}" if created else ""))
+        _state["interrupt_reported"] = True
         if as_json:
             record = created[0].record if created else {}
             output.print_json(
@@ -570,6 +571,8 @@ def main() -> None:
         except typer.Abort:
             output.stderr.print("[yellow]aborted[/]")
             sys.exit(1)
+        if result == EXIT_SIGINT and not _state.get("interrupt_reported"):
+            output.stderr.print("[yellow]interrupted[/]")  # typer turns a Ctrl-C before the run starts into exit 130
         sys.exit(result if isinstance(result, int) else 0)
     except KeyboardInterrupt:
         output.stderr.print("[yellow]interrupted[/]")
@@ -589,19 +592,17 @@ def main() -> None:
         elif not isinstance(code, int):
             code = 1
         if code != 0 and "--json" in sys.argv[1:] and not output.json_printed():
-            output.print_json(
-                {
-                    "run_dir": None,
-                    "status": "failed",
-                    "exit_code": code,
-                    "error": {
-                        "type": "UsageError",
-                        "message": usage_error.get("message", "invalid command line; the error is on stderr"),
-                        "hint": usage_error.get("hint", "run the command with --help"),
-                        "details": [],
-                    },
-                }
-            )
+            error = {
+                "type": "UsageError",
+                "message": usage_error.get("message", "invalid command line; the error is on stderr"),
+                "hint": usage_error.get("hint", "run the command with --help"),
+                "details": [],
+            }
+            status = "failed"
+            if code in (EXIT_SIGINT, EXIT_SIGTERM):
+                status, signal_name = "interrupted", "SIGINT" if code == EXIT_SIGINT else "SIGTERM"
+                error = {"type": "Interrupted", "message": f"interrupted by {signal_name}", "hint": None, "details": []}
+            output.print_json({"run_dir": None, "status": status, "exit_code": code, "error": error})
         raise
 
 

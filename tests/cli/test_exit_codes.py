@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import make_run, strict_json
+from helpers import CONFIGS_DIR, make_run, strict_json
 
 GOOD = "dataset: {name: iris}\nmodel: {type: kmeans, n_clusters: 3}\n"
 BAD = "dataset: {name: iris}\nmodel: {type: kmeans, k: 3}\n"
@@ -80,3 +80,30 @@ def test_parser_usage_error_json_carries_the_message(cli):
     assert document["exit_code"] == 2
     assert "(got 'abc')" in document["error"]["message"]
     assert document["error"]["hint"].startswith("run '")
+
+
+def test_runs_dir_file_is_usage_error(cli, tmp_path):
+    blocker = tmp_path / "runs"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    result = cli("train", CONFIGS_DIR / "tree.yaml", "--runs-dir", blocker)
+    assert result.exit_code == 2
+    assert f"the runs folder {blocker} is a file" in result.stderr
+    assert "--runs-dir" in result.stderr
+    assert blocker.read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_ctrl_c_before_run_reports_interrupt(cli, tmp_path, monkeypatch):
+    import dmrun.cli.mine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dmrun.cli.mine, "build_mining_config", interrupted)
+    baskets = tmp_path / "baskets.dat"
+    baskets.write_text("a b\nb c\n", encoding="utf-8")
+    result = cli("mine", "rules", baskets, "--json", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 130
+    assert "interrupted" in result.stderr
+    document = strict_json(result.stdout)
+    assert document["status"] == "interrupted"
+    assert document["error"]["type"] == "Interrupted"

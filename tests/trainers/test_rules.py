@@ -463,3 +463,10 @@ def test_min_count_run_config_trains_again(mine, cli, tmp_path):
     assert "min_support" not in saved
     again = cli("train", folder / "config.yaml", "--runs-dir", tmp_path / "again", "--quiet")
     assert again.exit_code == 0, again.output
+
+
+def test_itemsets_run_logged_as_itemsets(mine, tmp_path):
+    data = write_baskets(tmp_path, TRANSACTIONS)
+    result, folder = mine("itemsets", data, "--support", "0.25")
+    assert result.exit_code == 0, result.output
+    assert f"started: itemsets on {data}" in (folder / "log.txt").read_text(encoding="utf-8")
