@@ -74,6 +74,15 @@ class BasketConfig(StrictModel):
         default_factory=list, description="Item names that mean no item, such as NONE; they are dropped and counted."
     )
 
+    @model_validator(mode="after")
+    def _check_long_layout(self) -> "BasketConfig":
+        if self.layout == "long" and self.transaction_column is None:
+            raise ValueError(
+                "the long layout needs `transaction_column`, the column that holds the transaction id "
+                "(--transaction-column for dmrun mine)"
+            )
+        return self
+
 
 def checked_delimiter(value: str | None) -> str | None:
     """Return a field delimiter as one character (``\\t`` and ``tab`` mean a tab), or raise ValueError."""

@@ -332,3 +332,15 @@ def test_coded_baskets_match_item_names(tmp_path, text):
     assert [[coded.item_names[code] for code in basket] for basket in coded.transactions] == named.transactions
     assert coded.item_counts == named.item_counts
     assert coded.summary == named.summary
+
+
+def test_long_layout_needs_transaction_column(tmp_path, cli, write_config):
+    data = tmp_path / "long.csv"
+    data.write_text(LONG, encoding="utf-8")
+    result = cli("mine", "rules", data, "--layout", "long", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert "--layout long needs --transaction-column" in result.stderr
+    config = write_config(f"name: long\ndataset: {{path: {data}, baskets: {{layout: long}}}}\nmodel: {{type: rules}}\n")
+    invalid = cli("validate", config)
+    assert invalid.exit_code == 2
+    assert "the long layout needs `transaction_column`" in invalid.stderr
