@@ -207,7 +207,7 @@ def basket_layout(
     _check_choice("--layout", layout, ("auto", "lines", "long", "onehot", "quantity"))
     if layout == "long" and transaction_column is None:
         raise ConfigError(
-            "--layout long needs --transaction-column, the column that holds the transaction id",
+            "missing --transaction-column for --layout long: name the column that holds the transaction id",
             hint=f"add --transaction-column NAME; the items are read from --item-column (default: {item_column or 'item'})",
         )
     ignored = [item.strip() for item in ignore_items.split(",") if item.strip()] if ignore_items else None

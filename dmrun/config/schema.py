@@ -78,7 +78,7 @@ class BasketConfig(StrictModel):
     def _check_long_layout(self) -> "BasketConfig":
         if self.layout == "long" and self.transaction_column is None:
             raise ValueError(
-                "the long layout needs `transaction_column`, the column that holds the transaction id "
+                "missing `transaction_column` for the long layout: name the column that holds the transaction id "
                 "(--transaction-column for dmrun mine)"
             )
         return self

@@ -339,8 +339,8 @@ def test_long_layout_needs_transaction_column(tmp_path, cli, write_config):
     data.write_text(LONG, encoding="utf-8")
     result = cli("mine", "rules", data, "--layout", "long", "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
-    assert "--layout long needs --transaction-column" in result.stderr
+    assert "missing --transaction-column for --layout long" in result.stderr
     config = write_config(f"name: long\ndataset: {{path: {data}, baskets: {{layout: long}}}}\nmodel: {{type: rules}}\n")
     invalid = cli("validate", config)
     assert invalid.exit_code == 2
-    assert "the long layout needs `transaction_column`" in invalid.stderr
+    assert "missing `transaction_column` for the long layout" in invalid.stderr
