@@ -15,12 +15,33 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="reading ahead n
 BASKETS = "bread milk\nbread butter milk\nbeer bread\nmilk butter\nbread milk butter beer\n" * 20
 
 
-def no_children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+@pytest.fixture
+def forked(monkeypatch) -> list[int]:
+    """Record the pid of every child that dmrun forks."""
+    from dmrun import forking
+
+    pids = []
+    original = forking.fork
+
+    def recording_fork() -> int:
+        pid = original()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(forking, "fork", recording_fork)
+    return pids
+
+
+def all_reaped(pids: list[int]) -> bool:
+    """Tell whether dmrun waited for each of these children, so none is running or left a zombie."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return True
 
 
 @pytest.fixture
@@ -42,7 +63,7 @@ def mine(cli, data: Path, runs: Path, *args: str):
     return cli("mine", "rules", data, "--support", "0.2", "--runs-dir", runs, "--quiet", *args)
 
 
-def test_read_ahead_same_files(cli, tmp_path, taken, monkeypatch):
+def test_read_ahead_same_files(cli, tmp_path, taken, monkeypatch, forked):
     data = tmp_path / "baskets.dat"
     data.write_text(BASKETS, encoding="utf-8")
     ahead = mine(cli, data, tmp_path / "ahead")
@@ -55,16 +76,18 @@ def test_read_ahead_same_files(cli, tmp_path, taken, monkeypatch):
     first, second = run_folder_from_stdout(ahead.stdout), run_folder_from_stdout(in_process.stdout)
     for name in ("artifacts/itemsets.csv", "artifacts/rules.csv", "artifacts/rules.json", "data.json"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
-    assert no_children_left()
+    assert forked
+    assert all_reaped(forked)
 
 
-def test_read_ahead_other_options_read_again(tmp_path):
+def test_read_ahead_other_options_read_again(tmp_path, forked):
     data = tmp_path / "baskets.dat"
     data.write_text(BASKETS, encoding="utf-8")
     options = {"encoding": "utf-8", "delimiter": None, "ignore_items": [], "skip_rows": 0, "reject_tables": True}
     read_ahead.start(data, options)
     assert read_ahead.take(data, {**options, "skip_rows": 1}) is None
-    assert no_children_left()
+    assert forked
+    assert all_reaped(forked)
     read_ahead.start(data, options)
     baskets = read_ahead.take(data, options)
     assert baskets is not None and len(baskets.transactions) == 100
@@ -72,10 +95,11 @@ def test_read_ahead_other_options_read_again(tmp_path):
     with pytest.raises(TypeError, match="in the process that read them"):
         list(baskets.transactions)
     read_ahead.close()
-    assert no_children_left()
+    assert forked
+    assert all_reaped(forked)
 
 
-def test_read_ahead_unreadable_file_error(cli, tmp_path, taken):
+def test_read_ahead_unreadable_file_error(cli, tmp_path, taken, forked):
     data = tmp_path / "latin1.dat"
     data.write_bytes("caf\xe9 bread\nmilk\n".encode("latin-1"))
     result = mine(cli, data, tmp_path / "runs")
@@ -83,21 +107,23 @@ def test_read_ahead_unreadable_file_error(cli, tmp_path, taken):
     assert taken == [None]
     assert "not UTF-8 (byte 0xe9 at offset 3)" in result.stderr
     assert "Traceback" not in result.stderr
-    assert no_children_left()
+    assert forked
+    assert all_reaped(forked)
 
 
-def test_read_ahead_invalid_option_ends_child(cli, tmp_path):
+def test_read_ahead_invalid_option_ends_child(cli, tmp_path, forked):
     data = tmp_path / "baskets.dat"
     data.write_text(BASKETS, encoding="utf-8")
     result = mine(cli, data, tmp_path / "runs", "--confidence", "2")
     assert result.exit_code == 2
     assert "--confidence" in result.stderr
     assert read_ahead._pending is None
-    assert no_children_left()
+    assert forked
+    assert all_reaped(forked)
 
 
 @pytest.mark.parametrize("read_in_child", [True, False])
-def test_itemset_bound_error_either_process(cli, tmp_path, monkeypatch, read_in_child):
+def test_itemset_bound_error_either_process(cli, tmp_path, monkeypatch, read_in_child, forked):
     # 30 of 40 baskets hold the same 40 items: at support 0.5 their 2**40 subsets are all frequent.
     items = " ".join(f"i{index}" for index in range(40))
     data = tmp_path / "wide.dat"
@@ -111,7 +137,8 @@ def test_itemset_bound_error_either_process(cli, tmp_path, monkeypatch, read_in_
     assert "Traceback" not in result.stderr
     log = next((tmp_path / "runs").glob("*/log.txt")).read_text(encoding="utf-8")
     assert "mining itemsets with" not in log  # rejected before mining starts, as when read in process
-    assert no_children_left()
+    assert len(forked) == (1 if read_in_child else 0)  # the bound is checked before a miner is forked
+    assert all_reaped(forked)
 
 
 def child_pids(pid: int) -> list[int]:
