@@ -585,7 +585,7 @@ def read_baskets(
     trimmed = delimiter == "whitespace"
     if reject_tables and not trimmed:
         check_not_table(list(csv.reader(lines[:TABLE_SAMPLE_LINES], delimiter=delimiter)), path.name)
-    rows = (line.split() for line in lines) if trimmed else csv.reader(lines, delimiter=delimiter)
+    rows = (line.split() for line in lines) if trimmed else _one_line_rows(lines, delimiter, path.name, skip_rows)
     counts = {"ignored_items_dropped": 0}
     if ignore_items:
         from dmrun.data.baskets import drop_ignored
@@ -595,6 +595,26 @@ def read_baskets(
     summary = baskets.summary
     summary.update(counts, rows_read=summary["transactions"] + summary["empty_baskets_dropped"])
     return baskets
+
+
+def _one_line_rows(lines: list[str], delimiter: str, name: str, skip_rows: int):
+    """Yield the CSV rows of ``lines``, raising ``DataError`` where a quoted item runs past its line.
+
+    The csv module joins the lines of a quoted field that does not close, so one stray quote
+    would silently merge every line after it into one basket.
+    """
+    reader = csv.reader(lines, delimiter=delimiter)
+    consumed = 0
+    for row in reader:
+        if reader.line_num - consumed > 1:
+            number = skip_rows + consumed + 1
+            raise DataError(
+                f"{name}: line {number:,} opens a quoted item that does not close on that line, which would join "
+                f"lines {number:,} to {skip_rows + reader.line_num:,} into one basket: {lines[consumed][:80]!r}",
+                hint='close the quote, or remove it: an item needs quotes only when it contains the delimiter, written "a,b"',
+            )
+        consumed = reader.line_num
+        yield row
 
 
 # Lines of a basket file looked at to tell a table with a header row from one basket per line.

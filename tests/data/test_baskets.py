@@ -344,3 +344,20 @@ def test_long_layout_needs_transaction_column(tmp_path, cli, write_config):
     invalid = cli("validate", config)
     assert invalid.exit_code == 2
     assert "missing `transaction_column` for the long layout" in invalid.stderr
+
+
+def test_unclosed_quote_rejected(tmp_path, cli):
+    data = tmp_path / "quote.txt"
+    data.write_text('title\nmilk,"bread\nmilk,eggs\nbread,eggs\n', encoding="utf-8")
+    result = cli("mine", "rules", data, "--skip-rows", "1", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 3
+    assert "line 2 opens a quoted item that does not close on that line" in result.stderr
+    assert "lines 2 to 4" in result.stderr
+
+
+def test_quoted_items_with_delimiter_kept(tmp_path):
+    from dmrun.data.readers import read_baskets
+
+    data = tmp_path / "quoted.txt"
+    data.write_text('milk,"bread, white"\n"5"" pipe",eggs\n', encoding="utf-8")
+    assert read_baskets(data).transactions == [["milk", "bread, white"], ['5" pipe', "eggs"]]
