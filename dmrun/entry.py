@@ -1,19 +1,36 @@
 """The ``dmrun`` script and ``python -m dmrun``.
 
-A Ctrl-C while Python imports the command-line modules ends the process with exit code 130
-and one line, as it does once a command runs, instead of a traceback from the import system.
+A Ctrl-C or SIGTERM while Python imports the command-line modules ends the process with exit
+code 130 or 143 and the line ``interrupted``, as it does once a command runs. Without this, a
+Ctrl-C printed a traceback from the import system and a SIGTERM ended the process silently.
+With ``--json``, stdout still gets one document.
 """
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
+
+from dmrun.errors import EXIT_SIGINT, EXIT_SIGTERM, RunInterrupted
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise RunInterrupted(EXIT_SIGTERM)
 
 
 def run() -> None:
     """Import the command line and run it (:func:`dmrun.cli.run`)."""
+    # A run installs its own handler and puts this one back when it ends.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         from dmrun.cli import run as run_command_line
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RunInterrupted) as interrupt:
+        code = interrupt.exit_code if isinstance(interrupt, RunInterrupted) else EXIT_SIGINT
         sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
+        if "--json" in sys.argv[1:]:
+            error = {"type": "Interrupted", "message": f"interrupted by {'SIGINT' if code == EXIT_SIGINT else 'SIGTERM'}"}
+            document = {"run_dir": None, "status": "interrupted", "exit_code": code, "error": {**error, "hint": None, "details": []}}
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        raise SystemExit(code) from None
     run_command_line()

@@ -564,22 +564,20 @@ def main() -> None:
     output.begin_invocation()
     try:
         try:
-            result = app(standalone_mode=False)
-        except typer.TyperException as error:
-            usage_error.update(_report_usage_error(error))
-            sys.exit(error.exit_code)
-        except typer.Abort:
-            output.stderr.print("[yellow]aborted[/]")
-            sys.exit(1)
-        if result == EXIT_SIGINT and not _state.get("interrupt_reported"):
-            output.stderr.print("[yellow]interrupted[/]")  # typer turns a Ctrl-C before the run starts into exit 130
-        sys.exit(result if isinstance(result, int) else 0)
-    except KeyboardInterrupt:
-        output.stderr.print("[yellow]interrupted[/]")
-        sys.exit(EXIT_SIGINT)
-    except RunInterrupted as interrupt:
-        output.stderr.print("[yellow]interrupted[/]")
-        sys.exit(interrupt.exit_code)
+            try:
+                result = app(standalone_mode=False)
+            except typer.TyperException as error:
+                usage_error.update(_report_usage_error(error))
+                sys.exit(error.exit_code)
+            except typer.Abort:
+                output.stderr.print("[yellow]aborted[/]")
+                sys.exit(1)
+            if result == EXIT_SIGINT and not _state.get("interrupt_reported"):
+                output.stderr.print("[yellow]interrupted[/]")  # typer turns a Ctrl-C before the run starts into exit 130
+            sys.exit(result if isinstance(result, int) else 0)
+        except (KeyboardInterrupt, RunInterrupted) as interrupt:
+            output.stderr.print("[yellow]interrupted[/]")
+            sys.exit(interrupt.exit_code if isinstance(interrupt, RunInterrupted) else EXIT_SIGINT)
     except SystemExit as exit_:
         try:
             sys.stdout.flush()

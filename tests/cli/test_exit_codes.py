@@ -107,3 +107,29 @@ def test_ctrl_c_before_run_reports_interrupt(cli, tmp_path, monkeypatch):
     document = strict_json(result.stdout)
     assert document["status"] == "interrupted"
     assert document["error"]["type"] == "Interrupted"
+
+
+def test_interrupt_while_importing_exits_quietly(monkeypatch, capsys):
+    import json
+    import signal
+    import sys
+    import types
+
+    from dmrun import entry
+    from dmrun.errors import EXIT_SIGTERM, RunInterrupted
+
+    class ImportInterrupted(types.ModuleType):
+        def __getattr__(self, name):
+            raise RunInterrupted(EXIT_SIGTERM)
+
+    monkeypatch.setitem(sys.modules, "dmrun.cli", ImportInterrupted("dmrun.cli"))
+    monkeypatch.setattr(sys, "argv", ["dmrun", "runs", "list", "--json"])
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # leave pytest's own handlers in place
+    with pytest.raises(SystemExit) as exit_:
+        entry.run()
+    assert exit_.value.code == EXIT_SIGTERM
+    captured = capsys.readouterr()
+    assert captured.err == "interrupted\n"
+    document = json.loads(captured.out)
+    assert document["status"] == "interrupted"
+    assert document["error"]["message"] == "interrupted by SIGTERM"
