@@ -279,11 +279,16 @@ class RunDir:
         """
         import socket
 
-        if runs_dir.exists() and not runs_dir.is_dir():
-            raise ConfigError(
-                f"the runs folder {runs_dir} is a file, not a folder",
-                hint="give a folder with --runs-dir (or DMRUN_RUNS_DIR); it is created when missing",
-            )
+        for existing in (runs_dir, *runs_dir.parents):
+            if not existing.exists():
+                continue
+            if not existing.is_dir():
+                problem = "is a file" if existing == runs_dir else f"cannot be created: {existing} is a file"
+                raise ConfigError(
+                    f"the runs folder {runs_dir} {problem}, not a folder",
+                    hint="give a folder with --runs-dir (or DMRUN_RUNS_DIR); it is created when missing",
+                )
+            break
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:

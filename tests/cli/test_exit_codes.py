@@ -90,6 +90,9 @@ def test_runs_dir_file_is_usage_error(cli, tmp_path):
     assert f"the runs folder {blocker} is a file" in result.stderr
     assert "--runs-dir" in result.stderr
     assert blocker.read_text(encoding="utf-8") == "not a folder\n"
+    nested = cli("train", CONFIGS_DIR / "tree.yaml", "--runs-dir", blocker / "sub")
+    assert nested.exit_code == 2
+    assert f"cannot be created: {blocker} is a file, not a folder" in nested.stderr
 
 
 def test_ctrl_c_before_run_reports_interrupt(cli, tmp_path, monkeypatch):
