@@ -76,6 +76,24 @@ def subprocess_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "NO_COLOR": "1", "COLUMNS": "200"}
 
 
+def start_mining(kind: str, data: Path, runs: Path, *args: str) -> subprocess.Popen:
+    """Start ``python -m dmrun mine KIND DATA ARGS`` quietly into ``runs``, as a separate process."""
+    command = [sys.executable, "-m", "dmrun", "mine", kind, str(data), *args, "--runs-dir", str(runs), "-q"]
+    return subprocess.Popen(
+        command, cwd=runs.parent, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_log(runs: Path, text: str, poll: float, timeout: float = 60) -> None:
+    """Wait until the log.txt of the run folder under ``runs`` contains ``text``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not list(runs.glob("*/log.txt")) or text not in next(runs.glob("*/log.txt")).read_text():
+        assert time.monotonic() < deadline, f"the run's log did not reach {text!r} within {timeout:g} s"
+        time.sleep(poll)
+
+
 def run_dmrun(*args: str | Path, cwd: Path, timeout: float = 120) -> CliResult:
     """Run ``python -m dmrun`` as a separate process."""
     env = subprocess_env()

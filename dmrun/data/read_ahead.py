@@ -29,46 +29,28 @@ logger = logging.getLogger(__name__)
 
 
 class ReadAheadTransactions:
-    """Placeholder for ``Baskets.transactions`` while the baskets stay in the reading child.
+    """Placeholder for ``Baskets.transactions`` while the baskets stay in the child that read them.
 
-    ``len`` gives the number of baskets. ``run`` sends the child a function to call on its
-    ``Baskets`` and returns the result. Iterating over it is a programming error.
+    ``len`` gives the number of baskets once they are read. ``call`` and ``run`` send the child
+    a function to call on its ``Baskets`` and return the result. Iterating over it is a
+    programming error.
     """
 
-    def __init__(self, child: _Child, count: int) -> None:
-        self._child = child
-        self._count = count
+    def __init__(self, pid: int, results: int, requests: int, key: tuple) -> None:
+        self.pid, self.results, self.requests, self.key = pid, results, requests, key
+        self.count = 0
 
     def __len__(self) -> int:
-        return self._count
+        return self.count
 
     def __iter__(self):
         raise TypeError("these baskets are in the process that read them: use call() or run()")
 
-    def call(self, function: Callable[..., Any], arguments: tuple) -> Any:
-        """Call ``function(baskets, *arguments)`` in the child and return its result or raise its ``DmrunError``."""
-        return self._child.call(function, arguments)
-
-    def run(
-        self,
-        function: Callable[..., Any],
-        arguments: tuple,
-        budget: int,
-        over_budget: Callable[[], Exception],
-        meanwhile: Callable[[], Any] | None = None,
-    ) -> Any:
-        """Call ``function(baskets, *arguments)`` in the child, under the memory budget of ``forking.collect``."""
-        return self._child.run(function, arguments, budget, over_budget, meanwhile)
-
-
-class _Child:
-    def __init__(self, pid: int, results: int, requests: int, key: tuple) -> None:
-        self.pid, self.results, self.requests, self.key = pid, results, requests, key
-
     def receive(self) -> Any:
         return forking.read_message(self.results)
 
-    def call(self, function, arguments):
+    def call(self, function: Callable[..., Any], arguments: tuple) -> Any:
+        """Call ``function(baskets, *arguments)`` in the child and return its result or raise its ``DmrunError``."""
         try:
             forking.send_message(self.requests, (function, arguments, False))
         except BrokenPipeError:
@@ -78,7 +60,15 @@ class _Child:
             raise TrainerError("the process that read the baskets ended without a reply")
         return forking.unpack_outcome(reply, "mining")
 
-    def run(self, function, arguments, budget, over_budget, meanwhile):
+    def run(
+        self,
+        function: Callable[..., Any],
+        arguments: tuple,
+        budget: int,
+        over_budget: Callable[[], Exception],
+        meanwhile: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Call ``function(baskets, *arguments)`` in the child as its last work, under the memory budget of ``forking.collect``."""
         global _pending
         try:
             forking.send_message(self.requests, (function, arguments, True))
@@ -91,6 +81,7 @@ class _Child:
         return forking.collect(self.pid, self.results, budget, over_budget, meanwhile)
 
     def close(self) -> None:
+        """Kill the child and wait for it."""
         for fd in (self.results, self.requests):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -100,7 +91,7 @@ class _Child:
             os.waitpid(self.pid, 0)
 
 
-_pending: _Child | None = None
+_pending: ReadAheadTransactions | None = None
 
 
 def _key(path: Path, options: dict[str, Any]) -> tuple:
@@ -129,7 +120,7 @@ def start(path: Path, options: dict[str, Any], preload: tuple[str, ...] = ()) ->
             os._exit(0)
     os.close(results_write)
     os.close(requests_read)
-    _pending = _Child(pid, results_read, requests_write, _key(path, options))
+    _pending = ReadAheadTransactions(pid, results_read, requests_write, _key(path, options))
 
 
 def take(path: Path, options: dict[str, Any]) -> Baskets | None:
@@ -150,10 +141,10 @@ def take(path: Path, options: dict[str, Any]) -> Baskets | None:
     if not message or message[0] != "read":
         close()
         return None
-    _, source, summary, item_counts, count, records = message
+    _, source, summary, item_counts, child.count, records = message
     for name, level, text in records:
         logging.getLogger(name).log(level, "%s", text)
-    return Baskets(transactions=ReadAheadTransactions(child, count), source=source, summary=summary, item_counts=item_counts)
+    return Baskets(transactions=child, source=source, summary=summary, item_counts=item_counts)
 
 
 def close() -> None:

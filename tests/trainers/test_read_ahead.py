@@ -160,25 +160,17 @@ def gone(pid: int) -> bool:
 def test_reading_child_ends_with_dmrun(tmp_path, signal_name):
     import random
     import signal
-    import subprocess
-    import sys
     import time
 
-    from helpers import subprocess_env
+    from helpers import start_mining, wait_for_log
 
     generator = random.Random(0)
     items = [f"item{index}" for index in range(2000)]
     data = tmp_path / "large.dat"
     data.write_text("".join(" ".join(generator.sample(items, 20)) + "\n" for _ in range(400_000)), encoding="utf-8")
     runs = tmp_path / "runs"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dmrun", "mine", "rules", str(data), "--support", "0.5", "--runs-dir", str(runs), "-q"],
-        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not list(runs.glob("*/log.txt")) or "loading data" not in next(runs.glob("*/log.txt")).read_text():
-        assert time.monotonic() < deadline, "the run did not start loading within 60 s"
-        time.sleep(0.02)
+    process = start_mining("rules", data, runs, "--support", "0.5")
+    wait_for_log(runs, "loading data", poll=0.02)
     children = child_pids(process.pid)
     assert children, "no reading child while the data loads"
     process.send_signal(getattr(signal, signal_name))

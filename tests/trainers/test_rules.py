@@ -398,22 +398,14 @@ def test_mining_past_memory_budget_is_stopped(mine, tmp_path):
 
 def test_sigterm_stops_mining_in_c(tmp_path):
     import signal
-    import subprocess
-    import sys
     import time
 
-    from helpers import read_json, subprocess_env
+    from helpers import read_json, start_mining, wait_for_log
 
     data = exploding_baskets(tmp_path)
     runs = tmp_path / "runs"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dmrun", "mine", "itemsets", str(data), "--support", "0.05", "--runs-dir", str(runs), "-q"],
-        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not list(runs.glob("*/log.txt")) or "mining itemsets" not in next(runs.glob("*/log.txt")).read_text():
-        assert time.monotonic() < deadline, "mining did not start within 60 s"
-        time.sleep(0.2)
+    process = start_mining("itemsets", data, runs, "--support", "0.05")
+    wait_for_log(runs, "mining itemsets", poll=0.2)
     time.sleep(1)
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=30)
