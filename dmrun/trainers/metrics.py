@@ -98,15 +98,36 @@ def write_predictions(path: Path, y_true, y_pred, classes: list[Any] | None, pro
     """Write the test split's targets and predictions, in original labels, one row per test row.
 
     Classification rows carry one ``probability_<class>`` column per class (``probabilities`` has
-    shape (rows, classes) in class-code order); regression rows carry the two values only.
+    shape (rows, classes) in class-code order) with 6 significant digits; regression rows carry
+    the two values only.
     """
+    import numpy as np
+
     if classes is None:
-        write_csv(path, ["target", "prediction"], ([float(a), float(b)] for a, b in zip(y_true, y_pred)))
+        true_values = np.asarray(y_true, dtype=np.float64).tolist()
+        predicted_values = np.asarray(y_pred, dtype=np.float64).tolist()
+        write_csv(path, ["target", "prediction"], zip(true_values, predicted_values))
         return
     names = [str(label) for label in classes]
-    header = ["target", "prediction", *(f"probability_{name}" for name in names)]
-    rows = (
-        [names[int(true)], names[int(predicted)], *(float(f"{value:.6g}") for value in row)]
-        for true, predicted, row in zip(y_true, y_pred, probabilities)
-    )
-    write_csv(path, header, rows)
+    header = ["target", "prediction"]
+    columns = [
+        [names[code] for code in np.asarray(y_true, dtype=np.int64).tolist()],
+        [names[code] for code in np.asarray(y_pred, dtype=np.int64).tolist()],
+    ]
+    if probabilities is not None:
+        header += [f"probability_{name}" for name in names]
+        columns += _rounded_columns(np.asarray(probabilities, dtype=np.float64))
+    write_csv(path, header, zip(*columns))
+
+
+def _rounded_columns(values) -> list[list[float]]:
+    """Return each column of a 2-D float array as floats rounded to 6 significant digits.
+
+    Each distinct value is formatted once, because a tree's probabilities repeat: one row per leaf.
+    """
+    import numpy as np
+
+    distinct, codes = np.unique(values, return_inverse=True)
+    rounded = [float(f"{value:.6g}") for value in distinct.tolist()]
+    codes = codes.reshape(values.shape)
+    return [[rounded[code] for code in column] for column in codes.T.tolist()]
