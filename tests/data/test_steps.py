@@ -276,3 +276,31 @@ def test_forecast_series_sorted_by_time(tmp_path, write_config):
     assert series.test.tolist() == [float(day) for day in range(32, 40)]
     assert series.time_column == "date"
     assert series.times[:2] == ["2024-02-01", "2024-02-02"]
+
+
+def test_sparse_block_matches_dense_cast():
+    import pandas as pd
+
+    from dmrun.preprocess import _csc_block
+
+    rng = np.random.default_rng(3)
+    rows = 50
+    batch = pd.DataFrame(
+        {
+            "hot_a": rng.integers(0, 2, rows).astype(np.uint8),
+            "hot_b": np.zeros(rows, dtype=np.uint8),
+            "count": rng.integers(-3, 3, rows).astype(np.int16),
+            "hot_c": rng.integers(0, 2, rows).astype(np.uint8),
+            "hot_d": rng.integers(0, 3, rows).astype(np.uint8),
+            "ratio": np.where(rng.random(rows) < 0.2, 0.0, rng.normal(size=rows)),
+            "big": np.full(rows, 2**53 + 1, dtype=np.int64),
+        }
+    )
+    block = _csc_block(batch)
+    expected = batch.to_numpy(dtype=np.float64).astype(np.float32)
+
+    assert block.format == "csc"
+    assert block.dtype == np.float32
+    assert block.has_sorted_indices
+    assert np.array_equal(block.toarray(), expected)
+    assert block.nnz == np.count_nonzero(expected)
