@@ -136,3 +136,53 @@ def test_interrupt_while_importing_exits_quietly(monkeypatch, capsys):
     document = json.loads(captured.out)
     assert document["status"] == "interrupted"
     assert document["error"]["message"] == "interrupted by SIGTERM"
+
+
+def run_python(code: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_end_process_flushes_output_first(tmp_path):
+    marker = tmp_path / "handler.txt"
+    result = run_python(
+        "import atexit, ctypes, sys\n"
+        "from dmrun.cli import end_process\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "sys.stdout.write('from python')\n"
+        "ctypes.CDLL(None).printf(b', from C')\n"
+        "end_process(3)\n"
+        "print('after end_process')\n"
+    )
+    assert result.returncode == 3
+    assert result.stdout == "from python, from C"
+    assert marker.read_text() == "ran"
+
+
+def test_end_process_waits_for_running_thread():
+    result = run_python(
+        "import threading, time\n"
+        "from dmrun.cli import end_process\n"
+        "def work():\n"
+        "    time.sleep(0.2)\n"
+        "    print('thread done', flush=True)\n"
+        "threading.Thread(target=work).start()\n"
+        "end_process(0)\n"
+        "print('normal exit', flush=True)\n"
+    )
+    assert result.returncode == 0
+    assert result.stdout.split() == ["normal", "exit", "thread", "done"]
+
+
+def test_script_keeps_exit_code_and_output(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(BAD, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "dmrun", "validate", str(config), "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert strict_json(result.stdout)["valid"] is False
+    assert result.stderr.startswith("error:")
