@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
 PEERS = ROOT / "bench" / "peers"
 # Hand-written findings (causes of missed targets, how peers differ), appended to the page.
 NOTES = ROOT / "bench" / "notes.md"
@@ -247,12 +248,18 @@ def peer(script: str, *args: str | Path) -> list[str]:
 # --- cases -----------------------------------------------------------------------------------
 
 
-def rule_cases(data: Path, work: Path, runs: Path, full: bool) -> list[Case]:
+FIMI_FILES = ["retail.dat", "T10I4D100K.dat", "chess.dat", "mushroom.dat"]
+
+
+def rule_cases(data: Path, work: Path, runs: Path, full: bool, supports: list[float] | None = None) -> list[Case]:
+    """Return the rule-mining cases: the targets' settings, or each FIMI file at each of ``supports``."""
     fimi = data / "fimi"
     settings = [
         ("retail.dat", 0.002), ("retail.dat", 0.001), ("T10I4D100K.dat", 0.001), ("chess.dat", 0.8), ("mushroom.dat", 0.2),
     ]
-    if not full:
+    if supports:
+        settings = [(filename, support) for filename in FIMI_FILES for support in supports]
+    elif not full:
         settings = settings[:1] + settings[3:4]
     cases = []
     for filename, support in settings:
@@ -528,14 +535,37 @@ def render(
     return "\n".join(lines)
 
 
+def positive_int(text: str) -> int:
+    """Parse a count of 1 or more for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def support_value(text: str) -> float:
+    """Parse a minimum support above 0 and at most 1 for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction of the baskets above 0 and at most 1, such as 0.003, got {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark dmrun against its peers and write docs/benchmarks.md.")
     parser.add_argument("--full", action="store_true", help="every target at full size (an hour or more)")
     parser.add_argument("--smoke", action="store_true", help="tiny synthetic inputs only, to check the suite runs")
-    parser.add_argument("--repeat", type=int, help="runs per command (default 3 quick, 5 full)")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets", help="datasets folder")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="Markdown page to write")
-    parser.add_argument("--slow-repeat", type=int,
+    parser.add_argument("--repeat", type=positive_int, help="runs per command (default 3 quick, 5 full)")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"datasets folder, with fimi/, adult/, mnist/ and timeseries/ (default: {DATA})")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md",
+                        help="Markdown page to write (default: docs/benchmarks.md, the published page)")
+    parser.add_argument("--slow-repeat", type=positive_int,
                         help="runs per command for the train and reading groups (default: --repeat)")
     parser.add_argument("--shared", action="store_true", help="say on the page that other jobs shared the machine")
     parser.add_argument("--only", choices=["rules", "scaling", "train", "startup", "reading"], action="append",
@@ -543,10 +573,13 @@ def main() -> None:
     parser.add_argument("--case", action="append",
                         help="run only the training and rule-mining cases whose title contains this text, "
                         "such as 'rnn' or 'mushroom' (repeatable)")
-    parser.add_argument("--baskets", type=int, action="append",
+    parser.add_argument("--support", type=support_value, action="append",
+                        help="mine every FIMI file at this support in place of the target cases, such as 0.003 "
+                        "(repeatable; --case retail keeps one file)")
+    parser.add_argument("--baskets", type=positive_int, action="append",
                         help="basket counts of the scaling group (repeatable; default 10,000 to 100,000 quick, "
                         "to 1,000,000 full)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", type=positive_int,
                         help="torch threads for dmrun and the peers alike (sets OMP_NUM_THREADS; default: torch's choice)")
     options = parser.parse_args()
     mode = "quick"
@@ -558,8 +591,13 @@ def main() -> None:
     groups = set(options.only or ["rules", "scaling", "train", "startup", "reading"])
     if options.smoke:
         groups -= {"train", "reading"}
+    if options.support and (options.smoke or "rules" not in groups):
+        parser.error("--support sets the rules group's supports, which this run does not measure; "
+                     "drop --smoke, or add --only rules")
     elif groups & {"rules", "train", "reading"} and not options.data.is_dir():
-        sys.exit(f"error: the datasets folder {options.data} does not exist; point --data at it")
+        problem = "is a file, not a folder" if options.data.exists() else "does not exist"
+        parser.error(f"--data {options.data} {problem}; point --data at the folder that holds fimi/, "
+                     "adult/, mnist/ and timeseries/")
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
     if options.threads:
         env["OMP_NUM_THREADS"] = str(options.threads)
@@ -579,7 +617,7 @@ def main() -> None:
         if "rules" in groups and options.smoke:
             cases += smoke_cases(work, runs)
         elif "rules" in groups:
-            found = rule_cases(options.data, work, runs, options.full)
+            found = rule_cases(options.data, work, runs, options.full, options.support)
             cases += found if found else []
             if not found:
                 skipped.append(f"rule mining: no FIMI files under {options.data / 'fimi'}")
@@ -592,10 +630,12 @@ def main() -> None:
             if not (options.data / "timeseries" / "monthly-sunspots.csv").exists():
                 skipped.append(f"training: timeseries/monthly-sunspots.csv missing under {options.data}")
         if options.case:
+            titles = [case.title for case in cases if case.group in ("train", "rules")]
             cases = [case for case in cases if case.group not in ("train", "rules") or any(word in case.title for word in options.case)]
             if not any(case.group in ("train", "rules") for case in cases):
-                sys.exit(f"error: no training or rule-mining case matches --case {' '.join(options.case)}; "
-                         "run without --case to see the case titles on the page")
+                requested = ", ".join(repr(word) for word in options.case)
+                parser.error(f"no training or rule-mining case title contains {requested}; the titles are: "
+                             + "; ".join(titles))
         if "reading" in groups:
             cases += reading_case(options.data, work, runs, options.smoke)
         scaling: tuple[list[Case], list[int]] = ([], [])
@@ -606,7 +646,8 @@ def main() -> None:
             scaling = scaling_case(work, runs, sorted(options.baskets or sizes))
         slow_repeat = options.slow_repeat or repeat
         if not cases and not scaling[0] and "startup" not in groups:
-            sys.exit(f"error: nothing to measure; the datasets were not found under {options.data} ({'; '.join(skipped)})")
+            missing = [reason for reason in skipped if "not installed" not in reason]
+            parser.error(f"nothing to measure under {options.data}: " + "; ".join(missing))
         for case in cases + scaling[0]:
             measure(case, slow_repeat if case.group in ("train", "reading") else repeat, env)
             if case.group == "rules":

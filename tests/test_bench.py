@@ -56,3 +56,38 @@ def test_page_names_the_command_without_out():
     arguments = ["--only", "rules", "--out", "/tmp/page.md", "--case", "retail at", "--out=/tmp/x.md"]
     assert module.command_line(arguments) == "python bench/run.py --only rules --case 'retail at'"
     assert module.command_line([]) == "python bench/run.py"
+
+
+def run_bench(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), *arguments], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_bench_rejects_bad_counts(tmp_path):
+    for arguments in (["--repeat", "0"], ["--repeat", "-2"], ["--threads", "two"], ["--support", "1.5"]):
+        completed = run_bench(*arguments, "--out", str(tmp_path / "page.md"))
+        assert completed.returncode == 2, arguments
+        assert f"got '{arguments[1]}'" in completed.stderr
+        assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "page.md").exists()
+
+
+def test_bench_names_file_given_as_data(tmp_path):
+    not_folder = tmp_path / "datasets.txt"
+    not_folder.write_text("", encoding="utf-8")
+    completed = run_bench("--only", "rules", "--data", str(not_folder), "--out", str(tmp_path / "page.md"))
+    assert completed.returncode == 2
+    assert f"--data {not_folder} is a file, not a folder" in completed.stderr
+
+
+def test_rule_cases_at_given_supports(tmp_path):
+    rule_cases = load_bench().rule_cases
+
+    (tmp_path / "fimi").mkdir()
+    for name in ("retail.dat", "chess.dat"):
+        (tmp_path / "fimi" / name).write_text("1 2\n2 3\n", encoding="utf-8")
+    cases = rule_cases(tmp_path, tmp_path / "work", tmp_path / "runs", full=False, supports=[0.003, 0.01])
+    titles = [case.title for case in cases]
+    assert titles == ["retail.dat at 0.003", "retail.dat at 0.01", "chess.dat at 0.003", "chess.dat at 0.01"]
+    assert all("mlxtend" in case.commands for case in cases)
