@@ -651,8 +651,8 @@ def _report_usage_error(error: Exception) -> dict[str, str]:
     message = error.format_message().strip()
     message = message[:1].lower() + message[1:]
     typed = _option_text(getattr(error, "param", None))
-    if typed is not None:
-        message += f" (got {typed!r})"
+    if typed is not None and repr(typed) not in message and f"'{typed}'" not in message:
+        message += f" (got {typed!r})"  # the parser's message names the value only for some errors
     hint = f"run '{command} --help' to see the commands and options"
     output.stderr.print(f"[bold red]error:[/] {output.escape_text(message)}")
     output.stderr.print(f"[yellow]hint:[/] {output.escape_text(hint)}")
