@@ -222,6 +222,19 @@ def write_rules(context: TrainContext, rules: Rules, settings: RulesConfig) -> l
     return written
 
 
+def itemset_text(items) -> str:
+    """Join an itemset's items for the console table, quoting each item that contains a comma or a quote.
+
+    Without the quotes, the item ``milk, whole`` would read as two items.
+    """
+    cells = []
+    for item in items:
+        if "," in item or '"' in item:
+            item = '"' + item.replace('"', '""') + '"'
+        cells.append(item)
+    return ", ".join(cells)
+
+
 def mining_result(
     table: ItemsetTable, distinct_items: int, min_count: int, settings: RulesConfig, context: TrainContext
 ) -> TrainResult:
@@ -242,7 +255,7 @@ def mining_result(
     }
     if settings.output == "itemsets":
         rows = [
-            [", ".join(items), f"{count / n_transactions:.4f}"]
+            [itemset_text(items), f"{count / n_transactions:.4f}"]
             for items, count in zip(itemsets[: settings.top], itemset_counts[: settings.top].tolist())
         ]
         return TrainResult(metrics=metrics, artifacts=artifacts, table=(["itemset", "support"], rows))
@@ -261,8 +274,8 @@ def mining_result(
     top = rules.measures(slice(0, settings.top))
     rows = [
         [
-            ", ".join(rules.itemsets[rules.antecedents[index]]),
-            ", ".join(rules.itemsets[rules.consequents[index]]),
+            itemset_text(rules.itemsets[rules.antecedents[index]]),
+            itemset_text(rules.itemsets[rules.consequents[index]]),
             f"{top['support'][index]:.4f}",
             f"{top['confidence'][index]:.4f}",
             f"{top['lift'][index]:.3f}",

@@ -462,3 +462,15 @@ def test_itemsets_run_logged_as_itemsets(mine, tmp_path):
     result, folder = mine("itemsets", data, "--support", "0.25")
     assert result.exit_code == 0, result.output
     assert f"started: itemsets on {data}" in (folder / "log.txt").read_text(encoding="utf-8")
+
+
+def test_console_table_quotes_comma_items(cli, tmp_path):
+    from dmrun.trainers.rules_output import itemset_text
+
+    assert itemset_text(["bread", "milk, whole"]) == 'bread, "milk, whole"'
+    assert itemset_text(['say "hi"']) == '"say ""hi"""'
+    baskets = tmp_path / "baskets.csv"
+    baskets.write_text('bread,"milk, whole"\nbread,"milk, whole"\nbread\n', encoding="utf-8")
+    result = cli("mine", "itemsets", baskets, "--support", "0.5", "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert 'bread, "milk, whole"' in result.stdout
