@@ -9,6 +9,7 @@ With ``--json``, stdout still gets one document.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 
@@ -19,8 +20,27 @@ def _terminate(signum: int, frame: object) -> None:
     raise RunInterrupted(EXIT_SIGTERM)
 
 
+def _open_closed_streams() -> None:
+    """Point a closed stdin, stdout or stderr (``>&-``) at the null device.
+
+    Python sets such a stream to None, and the next file dmrun opened would get its number, so
+    output meant for the stream could land in a run file.
+    """
+    for number, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(number)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != number:
+                os.dup2(null, number)
+                os.close(null)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(number, "r" if number == 0 else "w", encoding="utf-8", closefd=False))
+
+
 def run() -> None:
     """Import the command line and run it (:func:`dmrun.cli.run`)."""
+    _open_closed_streams()
     # A run installs its own handler and puts this one back when it ends.
     signal.signal(signal.SIGTERM, _terminate)
     try:

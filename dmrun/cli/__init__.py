@@ -579,6 +579,8 @@ def end_process(code: object) -> None:
         return
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:
+            continue  # Python sets a stream to None when its file descriptor was closed at start
         try:
             stream.flush()
         except (OSError, ValueError):
@@ -603,6 +605,14 @@ def main() -> None:
         try:
             try:
                 result = app(standalone_mode=False)
+            except SystemExit as exit_:
+                wrapped = getattr(sys.stdout, "wrapped", None)
+                if exit_.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper" and wrapped is not None:
+                    # The option parser exits with 1 when the pipe closes while it prints help.
+                    sys.stdout = wrapped
+                    _discard_stdout()
+                    sys.exit(EXIT_SIGPIPE)
+                raise
             except typer.TyperException as error:
                 usage_error.update(_report_usage_error(error))
                 sys.exit(error.exit_code)

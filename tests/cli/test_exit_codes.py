@@ -187,3 +187,36 @@ def test_script_keeps_exit_code_and_output(tmp_path):
     assert result.returncode == 2
     assert strict_json(result.stdout)["valid"] is False
     assert result.stderr.startswith("error:")
+
+
+def run_script(*arguments: str, **options):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "dmrun", *arguments], timeout=120, **options)
+
+
+def test_closed_streams_keep_exit_code(tmp_path):
+    import os
+    import subprocess
+
+    config = tmp_path / "good.yaml"
+    config.write_text(GOOD, encoding="utf-8")
+    closed_stderr = run_script("validate", str(config), stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(2))
+    assert closed_stderr.returncode == 0
+    closed_stdout = run_script("validate", str(config), "--json", stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
+    assert closed_stdout.returncode == 0
+    assert closed_stdout.stderr == b""
+
+
+def test_help_into_closed_pipe_exits_141():
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = run_script("--help", stdout=write_end, stderr=-1)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == b""
