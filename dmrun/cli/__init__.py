@@ -187,6 +187,14 @@ def execute(
         _state["interrupt_reported"] = True
         if as_json:
             record = created[0].record if created else {}
+            recorded = record.get("error") or {}
+            signal_name = "SIGINT" if code == EXIT_SIGINT else "SIGTERM"
+            error = {
+                "type": "Interrupted",  # the same type as an interrupt before the run started
+                "message": recorded.get("message") or f"interrupted by {signal_name}",
+                "hint": recorded.get("hint"),
+                "details": recorded.get("details", []),
+            }
             output.print_json(
                 {
                     "run_dir": _state.get("run_dir"),
@@ -196,7 +204,7 @@ def execute(
                     "exit_code": code,
                     "duration_s": record.get("duration_s"),
                     "last_completed_epoch": record.get("last_completed_epoch"),
-                    "error": record.get("error"),
+                    "error": error,
                 }
             )
         raise typer.Exit(code) from None

@@ -400,17 +400,24 @@ def test_sigterm_stops_mining_in_c(tmp_path):
     import signal
     import time
 
-    from helpers import read_json, start_mining, wait_for_log
+    from helpers import read_json, start_mining, strict_json, wait_for_log
 
     data = exploding_baskets(tmp_path)
     runs = tmp_path / "runs"
-    process = start_mining("itemsets", data, runs, "--support", "0.05")
+    process = start_mining("itemsets", data, runs, "--support", "0.05", "--json")
     wait_for_log(runs, "mining itemsets", poll=0.2)
     time.sleep(1)
     process.send_signal(signal.SIGTERM)
-    process.communicate(timeout=30)
+    stdout, _ = process.communicate(timeout=30)
     assert process.returncode == 143
     assert read_json(next(runs.iterdir()) / "run.json")["status"] == "interrupted"
+    document = strict_json(stdout)
+    assert document["status"] == "interrupted"
+    assert document["exit_code"] == 143
+    assert document["error"]["type"] == "Interrupted"
+    assert document["error"]["message"] == "interrupted by SIGTERM"
+    assert document["error"]["details"] == []
+    assert "hint" in document["error"]
 
 
 def test_mine_ignore_items_option(mine, tmp_path):
