@@ -53,7 +53,8 @@ def read_new_table(config: ExperimentConfig, data_path: Path, labels_path: Path 
     from dmrun.data.types import Table
 
     if not data_path.is_file():
-        raise ConfigError(f"data file not found: {data_path}")
+        problem = "is a folder, not a file" if data_path.is_dir() else "not found"
+        raise ConfigError(f"data file {problem}: {data_path}", hint="check the path; it is relative to the current folder")
     dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "labels": None})
     if labels_path is not None:
         dataset = dataset.model_copy(update={"labels": str(check_labels_file(dataset, data_path, labels_path))})
@@ -222,8 +223,9 @@ def predict_run(
 
     record = json.loads((run / "run.json").read_text(encoding="utf-8")) if (run / "run.json").is_file() else {}
     if record.get("status") != "completed":
+        state = f"has status '{record['status']}'" if record.get("status") else "has no readable run.json"
         raise ConfigError(
-            f"run {run.name} is {record.get('status', 'unreadable')}, so it has no model to predict with",
+            f"run {run.name} {state}, so it has no model to predict with",
             hint="pick a completed run (see `dmrun runs list --status completed`)",
         )
     config = _read_run_config(run)

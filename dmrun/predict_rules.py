@@ -97,7 +97,8 @@ def predict_rules(run: Path, config: ExperimentConfig, data_path: Path):
             hint="mine the table's baskets directly, or match the rules with the `column=bin` items yourself",
         )
     if not data_path.is_file():
-        raise ConfigError(f"data file not found: {data_path}")
+        problem = "is a folder, not a file" if data_path.is_dir() else "not found"
+        raise ConfigError(f"data file {problem}: {data_path}", hint="check the path; it is relative to the current folder")
     dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "basket"})
     baskets = read_basket_file(data_path, dataset, data_path.parent)
     frame, metrics = match(read_rules(run), baskets.transactions)

@@ -244,7 +244,7 @@ def test_failed_run_has_no_model(cli, write_config, iris_csv, tmp_path):
     assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 3
     result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
     assert result.exit_code == 2
-    assert "is failed, so it has no model" in result.stderr
+    assert "has status 'failed', so it has no model" in result.stderr
 
 
 def test_kmeans_scores_given_labels(cli, write_config, iris_csv, tmp_path):
@@ -481,3 +481,16 @@ def test_decimal_comma_file_hint(cli, write_config, iris_csv, tmp_path):
     assert "the file writes numbers with a decimal comma; pass --decimal ," in result.stderr
     fixed = cli("predict", "latest", tmp_path / "commas.csv", "--delimiter", ";", "--decimal", ",", "--runs-dir", runs)
     assert fixed.exit_code == 0, fixed.output
+
+
+def test_missing_data_file_has_hint(cli, write_config, iris_csv, tmp_path):
+    runs = tmp_path / "runs"
+    config = write_config("dataset: {path: iris.csv, target: species}\nmodel: {type: tree}\n")
+    assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
+    missing = cli("predict", "latest", tmp_path / "nothere.csv", "--runs-dir", runs)
+    assert missing.exit_code == 2
+    assert "error: data file not found:" in missing.stderr
+    assert "hint: check the path" in missing.stderr
+    folder = cli("predict", "latest", tmp_path, "--runs-dir", runs)
+    assert folder.exit_code == 2
+    assert "data file is a folder, not a file" in folder.stderr
