@@ -507,9 +507,10 @@ def _headerless_names(count: int, names: list[str] | None, path: Path) -> list[s
     if names is None:
         return [f"column_{index}" for index in range(1, count + 1)]
     if len(names) != count:
+        listed = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
         raise DataError(
-            f"dataset.columns names {len(names)} columns, but {path.name} has {count}",
-            hint=f"list exactly {count} names",
+            f"dataset.columns names {len(names)} columns ({listed}), but {path.name} has {count}",
+            hint=f"list exactly {count} names in dataset.columns, or give a file with the {len(names)} columns it names",
         )
     return list(names)
 

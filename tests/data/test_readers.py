@@ -362,7 +362,8 @@ def test_column_count_mismatch_named(cli, tmp_path, write_config):
     config = write_config("dataset: {path: plain.csv, header: false, columns: [a, b], target: b}\nmodel: {type: tree}\n")
     result = train_cli(cli, config, tmp_path / "runs")
     assert result.exit_code == 3
-    assert "names 2 columns, but plain.csv has 3" in result.stderr
+    assert "names 2 columns (a, b), but plain.csv has 3" in result.stderr
+    assert "give a file with the 2 columns it names" in result.stderr
 
 
 def test_tree_uses_all_training_rows(tmp_path, write_config):
