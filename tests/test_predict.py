@@ -46,11 +46,12 @@ def test_tree_predicts_original_labels(cli, write_config, iris_csv, tmp_path):
     train(cli, write_config, runs, "{type: tree, max_depth: 3}")
     result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
     assert result.exit_code == 0, result.output
-    rows = read_rows(result.stdout.split("metrics on the given targets")[0])
+    rows = read_rows(result.stdout)
     assert len(rows) == 150
     assert {row["prediction"] for row in rows} == {"setosa", "versicolor", "virginica"}
     assert {"probability_setosa", "probability_versicolor", "probability_virginica"} <= set(rows[0])
-    assert "accuracy" in result.stdout
+    assert "metrics on the given targets" not in result.stdout
+    assert "accuracy" in result.stderr
 
 
 def test_mlp_probabilities_sum_to_one(cli, write_config, iris_csv, tmp_path):
@@ -374,7 +375,7 @@ def test_skip_rows_reads_title_line_file(cli, write_config, iris_csv, tmp_path):
     assert "--skip-rows 1" in unskipped.stderr
     result = cli("predict", "latest", titled, "--skip-rows", "1", "--runs-dir", runs)
     assert result.exit_code == 0, result.output
-    assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150
+    assert len(read_rows(result.stdout)) == 150
 
 
 def test_negative_skip_rows_refused(cli, write_config, iris_csv, tmp_path):
@@ -393,7 +394,7 @@ def test_run_skip_rows_not_reused(cli, write_config, iris_csv, tmp_path):
     assert cli("train", config, "--runs-dir", runs, "-q").exit_code == 0
     result = cli("predict", "latest", iris_csv, "--runs-dir", runs)
     assert result.exit_code == 0, result.output
-    assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150
+    assert len(read_rows(result.stdout)) == 150
 
 
 def test_csv_options_not_applied_to_parquet(cli, write_config, iris_csv, tmp_path):
@@ -411,7 +412,7 @@ def test_csv_options_not_applied_to_parquet(cli, write_config, iris_csv, tmp_pat
     frame.to_parquet(tmp_path / "iris.parquet")
     result = cli("predict", "latest", tmp_path / "iris.parquet", "--runs-dir", runs)
     assert result.exit_code == 0, result.output
-    assert len(read_rows(result.stdout.split("metrics on the given targets")[0])) == 150
+    assert len(read_rows(result.stdout)) == 150
     chosen = cli("predict", "latest", tmp_path / "iris.parquet", "--encoding", "gbk", "--runs-dir", runs)
     assert chosen.exit_code == 2
     assert "encoding applies to CSV, TSV, basket, JSON Lines or ARFF files, and iris.parquet is read as parquet" in chosen.stderr

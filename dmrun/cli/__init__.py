@@ -484,7 +484,9 @@ def predict(
     if output_file is None:
         sys.stdout.write(result.frame.to_csv(index=False))
     if result.metrics is not None:
-        output.print_metrics(result.metrics, title="metrics on the given targets")
+        # With the rows on stdout, the table goes to stderr, so `> file.csv` keeps a clean CSV.
+        console = output.stderr if output_file is None else output.stdout
+        output.print_metrics(result.metrics, title="metrics on the given targets", console=console)
 
 
 def _delimiter(value: str | None) -> str | None:

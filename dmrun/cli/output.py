@@ -154,8 +154,8 @@ def format_value(value: Any) -> str:
 SKIPPED_IN_SUMMARY = {"confusion_matrix", "feature_importances", "cluster_sizes", "warnings"}
 
 
-def print_metrics(metrics: dict[str, Any], title: str) -> None:
-    """Print the scalar metrics as a two-column table on stdout."""
+def print_metrics(metrics: dict[str, Any], title: str, console: LazyConsole | None = None) -> None:
+    """Print the scalar metrics as a two-column table on ``console`` (stdout by default)."""
     from rich.table import Table
 
     table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
@@ -165,7 +165,7 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
         if key in SKIPPED_IN_SUMMARY or isinstance(value, (list, dict)) or value is None:
             continue
         table.add_row(key, format_value(value))
-    stdout.print(table)
+    (console or stdout).print(table)
 
 
 def print_table(header: list[str], rows: list[list[Any]], title: str) -> None:
