@@ -119,7 +119,7 @@ def _discard_stdout() -> None:
     The process then exits with 141, as one killed by SIGPIPE would, instead of reporting a
     BrokenPipeError when Python flushes stdout at exit.
     """
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    output.discard_stdout()
 
 
 def _runs_dir(value: Optional[Path]) -> Path:
@@ -629,6 +629,9 @@ def main() -> None:
             except typer.Abort:
                 output.stderr.print("[yellow]aborted[/]")
                 sys.exit(1)
+            except OSError as error:  # an eager option, such as --version, printing into a full disk
+                _report_output_error(error)
+                sys.exit(EXIT_RUN_FAILED)
             if result == EXIT_SIGINT and not _state.get("interrupt_reported"):
                 output.stderr.print("[yellow]interrupted[/]")  # typer turns a Ctrl-C before the run starts into exit 130
             sys.exit(result if isinstance(result, int) else 0)
@@ -641,6 +644,9 @@ def main() -> None:
         except BrokenPipeError:
             _discard_stdout()
             sys.exit(EXIT_SIGPIPE)
+        except OSError as error:
+            _report_output_error(error)
+            sys.exit(EXIT_RUN_FAILED)
         code = exit_.code
         if code is None:
             code = 0
@@ -659,6 +665,13 @@ def main() -> None:
                 error = {"type": "Interrupted", "message": f"interrupted by {signal_name}", "hint": None, "details": []}
             output.print_json({"run_dir": None, "status": status, "exit_code": code, "error": error})
         raise
+
+
+def _report_output_error(error: OSError) -> None:
+    """Report output that stdout could not take, and point stdout at the null device."""
+    _discard_stdout()
+    output.stderr.print(f"[bold red]error:[/] cannot write to stdout: {output.escape_text(error.strerror or str(error))}")
+    output.stderr.print("[yellow]hint:[/] free space where stdout goes, or send it to another file")
 
 
 def _report_usage_error(error: Exception) -> dict[str, str]:

@@ -31,7 +31,7 @@ def _console(for_stderr: bool) -> Console:
         def on_broken_pipe(self) -> None:
             """Exit with 141, as a process killed by SIGPIPE would, when stdout's reader has gone."""
             self.quiet = True
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            discard_stdout()
             raise SystemExit(EXIT_SIGPIPE)
 
     console_class = Console if for_stderr else StdoutConsole
@@ -67,12 +67,31 @@ stderr = LazyConsole(for_stderr=True)
 
 
 def print_json(document: dict[str, Any]) -> None:
-    """Write one JSON document to stdout, bypassing rich so nothing is wrapped or styled."""
+    """Write one JSON document to stdout, bypassing rich so nothing is wrapped or styled.
+
+    Raises:
+        DmrunError: when stdout cannot take the document (a full disk, for example). Stdout
+            then points at the null device, so later output does not fail again.
+    """
     from dmrun.rundir import dumps_json
 
-    sys.stdout.write(dumps_json(document))
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(dumps_json(document))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        discard_stdout()
+        raise DmrunError(
+            f"cannot write the JSON document to stdout: {error.strerror or error}",
+            hint="free space where stdout goes, or send it to another file",
+        ) from None
     _printed["json"] = True
+
+
+def discard_stdout() -> None:
+    """Point stdout at the null device, once its reader has gone or its device has failed."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def begin_invocation() -> None:

@@ -220,3 +220,18 @@ def test_help_into_closed_pipe_exits_141():
         os.close(write_end)
     assert result.returncode == 141
     assert result.stderr == b""
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_stdout_reported_without_traceback(tmp_path):
+    import subprocess
+
+    config = tmp_path / "good.yaml"
+    config.write_text(GOOD, encoding="utf-8")
+    for arguments in (["--version"], ["validate", str(config), "--json"]):
+        with open("/dev/full", "w") as full:
+            result = run_script(*arguments, stdout=full, stderr=subprocess.PIPE, text=True)
+        assert result.returncode == 1, arguments
+        assert result.stderr.startswith("error: cannot write ")
+        assert "No space left on device" in result.stderr
+        assert "Traceback" not in result.stderr
