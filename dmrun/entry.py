@@ -42,7 +42,8 @@ def run() -> None:
     """Import the command line and run it (:func:`dmrun.cli.run`)."""
     _open_closed_streams()
     # A run installs its own handler and puts this one back when it ends.
-    signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         from dmrun.cli import run as run_command_line
     except (KeyboardInterrupt, RunInterrupted) as interrupt:

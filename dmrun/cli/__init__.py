@@ -132,16 +132,19 @@ def _install_signal_handlers(distributed: bool = False) -> dict[int, Any]:
     The first signal raises ``RunInterrupted``, so the run records itself as interrupted. It
     also restores the default action, so a second signal ends the process at once. Under
     torchrun, later signals are ignored instead: torchrun forwards the Ctrl-C that its workers
-    already got, and kills workers that have not exited 30 seconds later.
+    already got, and kills workers that have not exited 30 seconds later. A signal that is
+    ignored already stays ignored: a shell starts background jobs of a script with SIGINT
+    ignored, so that a Ctrl-C meant for the script does not reach them.
     """
     after_first = signal.SIG_IGN if distributed else signal.SIG_DFL
+    handled = [signum for signum in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(signum) is not signal.SIG_IGN]
 
     def stop(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, after_first)
-        signal.signal(signal.SIGTERM, after_first)
+        for number in handled:
+            signal.signal(number, after_first)
         raise RunInterrupted(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
 
-    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    return {signum: signal.signal(signum, stop) for signum in handled}
 
 
 def execute(

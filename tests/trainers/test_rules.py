@@ -481,3 +481,28 @@ def test_console_table_quotes_comma_items(cli, tmp_path):
     result = cli("mine", "itemsets", baskets, "--support", "0.5", "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 0, result.output
     assert 'bread, "milk, whole"' in result.stdout
+
+
+def test_ignored_sigint_stays_ignored(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import read_json, subprocess_env, wait_for_log
+
+    data = exploding_baskets(tmp_path)
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "dmrun", "mine", "itemsets", str(data), "--support", "0.05", "--runs-dir", str(runs), "-q"]
+    process = subprocess.Popen(
+        command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as a shell starts a background job
+    )
+    wait_for_log(runs, "mining itemsets", poll=0.2)
+    process.send_signal(signal.SIGINT)
+    time.sleep(1)
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert read_json(next(runs.iterdir()) / "run.json")["status"] == "interrupted"
