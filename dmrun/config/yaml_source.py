@@ -175,10 +175,18 @@ def _syntax_error(err: yaml.MarkedYAMLError, text: str, filename: str) -> Config
     line, column = mark.line + 1, mark.column + 1
     lines = text.splitlines()
     source_line = lines[mark.line] if mark.line < len(lines) else ""
+    details = [_caret(source_line, column)]
+    opened = err.context_mark
+    if err.context and opened is not None and opened is not mark and opened.line < len(lines):
+        # An unclosed bracket or quote is found only at the end, so show where it was opened.
+        details += [
+            f"{filename}:{opened.line + 1}:{opened.column + 1}: {err.context}, which starts here",
+            _caret(lines[opened.line], opened.column + 1),
+        ]
     return ConfigError(
         f"{filename}:{line}:{column}: invalid YAML: {problem}",
         hint="check the indentation and quoting around this position",
-        details=[_caret(source_line, column)],
+        details=details,
     )
 
 

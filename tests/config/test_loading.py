@@ -38,6 +38,15 @@ def test_unknown_key_suggests_name(cli, write_config):
     assert "did you mean 'hidden_sizes'?" in result.stderr
 
 
+def test_unclosed_bracket_shows_opening(cli, write_config):
+    path = write_config("dataset: {name: iris}\nmodel:\n  type: tree\n  max_depth: [5\n")
+    result = cli("validate", path)
+    assert_config_error(result)
+    assert f"{path}:5:1: invalid YAML: expected ',' or ']'" in result.stderr
+    assert f"{path}:4:14: while parsing a flow sequence, which starts here" in result.stderr
+    assert "      max_depth: [5\n                 ^" in result.stderr
+
+
 def test_wrong_type_is_rejected(cli, write_config):
     path = write_config(
         """
