@@ -52,9 +52,7 @@ def read_new_table(config: ExperimentConfig, data_path: Path, labels_path: Path 
     from dmrun.data import read_file
     from dmrun.data.types import Table
 
-    if not data_path.is_file():
-        problem = "is a folder, not a file" if data_path.is_dir() else "not found"
-        raise ConfigError(f"data file {problem}: {data_path}", hint="check the path; it is relative to the current folder")
+    check_data_file(data_path)
     dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "labels": None})
     if labels_path is not None:
         dataset = dataset.model_copy(update={"labels": str(check_labels_file(dataset, data_path, labels_path))})
@@ -62,6 +60,13 @@ def read_new_table(config: ExperimentConfig, data_path: Path, labels_path: Path 
     if not isinstance(table, Table):
         raise DataError(f"{data_path.name} was read as basket data, but the model needs a table")
     return table
+
+
+def check_data_file(data_path: Path) -> None:
+    """Raise ``ConfigError`` unless DATA is an existing file."""
+    if not data_path.is_file():
+        problem = "is a folder, not a file" if data_path.is_dir() else "not found"
+        raise ConfigError(f"data file {problem}: {data_path}", hint="check the path; it is relative to the current folder")
 
 
 def check_labels_file(dataset: DatasetConfig, data_path: Path, labels_path: Path) -> Path:

@@ -89,16 +89,14 @@ def match(rules: list[dict[str, Any]], transactions: list[list[str]]):
 def predict_rules(run: Path, config: ExperimentConfig, data_path: Path):
     """Match the run's rules against the baskets in ``data_path``, read with the run's options."""
     from dmrun.data import read_basket_file
-    from dmrun.predict import Predictions
+    from dmrun.predict import Predictions, check_data_file
 
     if config.preprocess:
         raise ConfigError(
             f"run {run.name} mined rules from a table after preprocessing; predict matches rules against baskets only",
             hint="mine the table's baskets directly, or match the rules with the `column=bin` items yourself",
         )
-    if not data_path.is_file():
-        problem = "is a folder, not a file" if data_path.is_dir() else "not found"
-        raise ConfigError(f"data file {problem}: {data_path}", hint="check the path; it is relative to the current folder")
+    check_data_file(data_path)
     dataset = config.dataset.model_copy(update={"name": None, "path": str(data_path), "format": "basket"})
     baskets = read_basket_file(data_path, dataset, data_path.parent)
     frame, metrics = match(read_rules(run), baskets.transactions)

@@ -98,7 +98,7 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except BrokenPipeError:
-            _discard_stdout()
+            output.discard_stdout()
             raise typer.Exit(EXIT_SIGPIPE) from None
         except Exception as err:  # noqa: BLE001 - the CLI boundary reports every failure once
             if isinstance(err, RunInterrupted):
@@ -111,15 +111,6 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(EXIT_RUN_FAILED) from None
 
     return wrapper
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null once its reader has gone (`dmrun runs list | head`).
-
-    The process then exits with 141, as one killed by SIGPIPE would, instead of reporting a
-    BrokenPipeError when Python flushes stdout at exit.
-    """
-    output.discard_stdout()
 
 
 def _runs_dir(value: Optional[Path]) -> Path:
@@ -623,7 +614,7 @@ def main() -> None:
                 if exit_.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper" and wrapped is not None:
                     # The option parser exits with 1 when the pipe closes while it prints help.
                     sys.stdout = wrapped
-                    _discard_stdout()
+                    output.discard_stdout()
                     sys.exit(EXIT_SIGPIPE)
                 raise
             except typer.TyperException as error:
@@ -633,7 +624,7 @@ def main() -> None:
                 output.stderr.print("[yellow]aborted[/]")
                 sys.exit(1)
             except OSError as error:  # an eager option, such as --version, printing into a full disk
-                _report_output_error(error)
+                output.print_error(output.stdout_error(error, "the output"))
                 sys.exit(EXIT_RUN_FAILED)
             if result == EXIT_SIGINT and not _state.get("interrupt_reported"):
                 output.stderr.print("[yellow]interrupted[/]")  # typer turns a Ctrl-C before the run starts into exit 130
@@ -645,10 +636,10 @@ def main() -> None:
         try:
             sys.stdout.flush()
         except BrokenPipeError:
-            _discard_stdout()
+            output.discard_stdout()
             sys.exit(EXIT_SIGPIPE)
         except OSError as error:
-            _report_output_error(error)
+            output.print_error(output.stdout_error(error, "the output"))
             sys.exit(EXIT_RUN_FAILED)
         code = exit_.code
         if code is None:
@@ -668,13 +659,6 @@ def main() -> None:
                 error = {"type": "Interrupted", "message": f"interrupted by {signal_name}", "hint": None, "details": []}
             output.print_json({"run_dir": None, "status": status, "exit_code": code, "error": error})
         raise
-
-
-def _report_output_error(error: OSError) -> None:
-    """Report output that stdout could not take, and point stdout at the null device."""
-    _discard_stdout()
-    output.stderr.print(f"[bold red]error:[/] cannot write to stdout: {output.escape_text(error.strerror or str(error))}")
-    output.stderr.print("[yellow]hint:[/] free space where stdout goes, or send it to another file")
 
 
 def _report_usage_error(error: Exception) -> dict[str, str]:

@@ -81,17 +81,26 @@ def print_json(document: dict[str, Any]) -> None:
     except BrokenPipeError:
         raise
     except OSError as error:
-        discard_stdout()
-        raise DmrunError(
-            f"cannot write the JSON document to stdout: {error.strerror or error}",
-            hint="free space where stdout goes, or send it to another file",
-        ) from None
+        raise stdout_error(error, "the JSON document") from None
     _printed["json"] = True
 
 
 def discard_stdout() -> None:
-    """Point stdout at the null device, once its reader has gone or its device has failed."""
+    """Point stdout at the null device, once its reader has gone or its device has failed.
+
+    Once the reader has gone (`dmrun runs list | head`), the process exits with 141, as one
+    killed by SIGPIPE would, instead of reporting a BrokenPipeError when Python flushes stdout.
+    """
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def stdout_error(error: OSError, content: str) -> DmrunError:
+    """Return the error for ``content`` that stdout could not take, after pointing stdout at the null device."""
+    discard_stdout()
+    return DmrunError(
+        f"cannot write {content} to stdout: {error.strerror or error}",
+        hint="free space where stdout goes, or send it to another file",
+    )
 
 
 def begin_invocation() -> None:
