@@ -124,8 +124,8 @@ def _install_signal_handlers(distributed: bool = False) -> dict[int, Any]:
     also restores the default action, so a second signal ends the process at once. Under
     torchrun, later signals are ignored instead: torchrun forwards the Ctrl-C that its workers
     already got, and kills workers that have not exited 30 seconds later. A signal that is
-    ignored already stays ignored: a shell starts background jobs of a script with SIGINT
-    ignored, so that a Ctrl-C meant for the script does not reach them.
+    already ignored stays ignored, because a shell starts a script's background jobs with
+    SIGINT ignored so that a Ctrl-C meant for the script does not reach them.
     """
     after_first = signal.SIG_IGN if distributed else signal.SIG_DFL
     handled = [signum for signum in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(signum) is not signal.SIG_IGN]
@@ -565,11 +565,11 @@ def run() -> None:
 def end_process(code: object) -> None:
     """End the process with exit code ``code`` once its output and exit handlers are done.
 
-    Python's own teardown frees every module and object one by one, which adds about 0.2 s to
-    a tree run with pandas, scikit-learn and SciPy imported, and every run file is closed by
-    now. The ``atexit`` handlers (logging, temporary folders, worker pools) and C stdio buffers
-    are flushed first. The function returns, for the normal exit, when ``code`` is not an int
-    or a non-daemon thread is still running, because such a thread must be let finish.
+    Python's own teardown frees every module and object one by one. After a tree run, with
+    pandas, scikit-learn and SciPy imported, that took about 0.2 s, and every run file is
+    closed by then. The ``atexit`` handlers (logging, temporary folders, worker pools) run and
+    the output buffers are flushed first. The function returns, for the normal exit, when
+    ``code`` is not an int or a non-daemon thread is still running, so that thread can finish.
     """
     import atexit
     import threading
@@ -581,7 +581,7 @@ def end_process(code: object) -> None:
     current = threading.current_thread()
     if any(thread is not current and not thread.daemon and thread.is_alive() for thread in threading.enumerate()):
         return
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # NOTE: CPython's own function, not public API, and the only way to run them now
     for stream in (sys.stdout, sys.stderr):
         if stream is None:
             continue  # Python sets a stream to None when its file descriptor was closed at start

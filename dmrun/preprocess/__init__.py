@@ -43,9 +43,9 @@ TRANSFORM_BATCH_CELLS = 1 << 22
 def _csc_block(batch):
     """Return a transformed batch as a float32 CSC matrix, through float64 as ``transform`` converts it.
 
-    No dense float copy of the batch is made: for one-hot columns such a copy takes several
-    times the memory of the non-zero values. Runs of uint8 columns (a last onehot step writes
-    them) are taken as one uint8 array, and the other columns one at a time.
+    No dense float copy of the batch is made, because for one-hot columns such a copy takes
+    several times the memory of the non-zero values. Runs of uint8 columns (a last onehot step
+    writes them) are taken as one uint8 array, and the other columns one at a time.
     """
     import numpy as np
     from scipy import sparse
